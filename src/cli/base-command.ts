@@ -1,0 +1,98 @@
+import { Command, Flags, type Interfaces } from '@oclif/core'
+import { loadConfig, type Config } from '../config.js'
+import { assertSchemaReady } from '../db/migrator.js'
+import { DEFAULT_SCHEMA, openDatabase, selectDatabase, type DatabaseChoice } from '../db/open.js'
+import type { Database } from '../db/types.js'
+import { SagactlError, UsageError } from '../errors.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/**
+ * Every command: the database flags, `--json`, and one mapping from errors to exit codes.
+ * A command parses its flags, calls the engine, and returns a typed result; with --json
+ * the result is printed as one JSON document, otherwise the command renders it.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    'database-url': Flags.string({
+      helpGroup: 'GLOBAL',
+      summary: 'PostgreSQL URL, or pglite:<dir> for the embedded database.',
+      description: 'Else SAGACTL_DATABASE_URL, DATABASE_URL, database.url in sagactl.yaml, or embedded PGlite in ./.sagactl/data.',
+    }),
+    schema: Flags.string({ helpGroup: 'GLOBAL', summary: `Schema holding sagactl's tables [default: ${DEFAULT_SCHEMA}].` }),
+  }
+
+  protected flags!: BaseFlags<T>
+  protected args!: BaseArgs<T>
+  private database?: Database
+  private cachedConfig?: Config
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as BaseFlags<T>
+    this.args = args as BaseArgs<T>
+  }
+
+  protected get settings(): Config {
+    this.cachedConfig ??= loadConfig()
+    return this.cachedConfig
+  }
+
+  protected databaseChoice(): DatabaseChoice {
+    return selectDatabase({ flagUrl: this.flags['database-url'], config: this.settings })
+  }
+
+  protected schemaName(): string {
+    return this.flags.schema ?? this.settings.schema ?? DEFAULT_SCHEMA
+  }
+
+  /** Opens the database once per command; `ready` (the default) also checks the schema is migrated. */
+  protected async db(opts: { ready?: boolean; max?: number } = {}): Promise<Database> {
+    if (!this.database) {
+      this.database = await openDatabase({ url: this.databaseChoice().url, schema: this.schemaName(), max: opts.max })
+      if (opts.ready !== false) await assertSchemaReady(this.database)
+    }
+    return this.database
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
+    const error = toSagactlError(err)
+    process.exitCode = error.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson({ error: { code: error.code, message: error.message, hint: error.hint ?? null, exitCode: error.exitCode } })
+    }
+    process.stderr.write(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ''}\n`)
+    if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    await this.database?.close().catch(() => {})
+    await super.finally(err)
+  }
+}
+
+/** oclif's parse errors are usage errors (exit 2); our own errors keep their code; the rest is a bug (exit 1). */
+export function toSagactlError(err: Error & { oclif?: { exit?: number } }): SagactlError {
+  if (err instanceof SagactlError) return err
+  if (err.oclif !== undefined) {
+    // oclif's own errors are parse errors: bad flags or arguments.
+    const message = err.message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('See more help'))
+      .join(' ')
+    return new UsageError(message, 'see --help')
+  }
+  const wrapped = new SagactlError(`unexpected error: ${err.message.split('\n')[0]}`, process.env.DEBUG ? undefined : 'run with DEBUG=1 for the stack')
+  return wrapped
+}

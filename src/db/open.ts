@@ -1,0 +1,57 @@
+import { resolve } from 'node:path'
+import { UsageError } from '../errors.js'
+import type { Config } from '../config.js'
+import { PgDatabase } from './pg-driver.js'
+import { PgliteDatabase } from './pglite-driver.js'
+import { isValidSchemaName, type Database } from './types.js'
+
+export type DatabaseSource = 'flag' | 'SAGACTL_DATABASE_URL' | 'DATABASE_URL' | 'sagactl.yaml' | 'embedded'
+
+export interface DatabaseChoice {
+  source: DatabaseSource
+  /** A postgres:// URL, or `pglite:<dir>` / `pglite:memory` for the embedded database. */
+  url: string
+}
+
+export interface SelectOptions {
+  flagUrl?: string
+  env?: NodeJS.ProcessEnv
+  config?: Config
+  cwd?: string
+}
+
+export const DEFAULT_SCHEMA = 'sagactl'
+export const EMBEDDED_DIR = '.sagactl/data'
+
+/** SPEC.md section 4: flag, SAGACTL_DATABASE_URL, DATABASE_URL, sagactl.yaml, else embedded. */
+export function selectDatabase(opts: SelectOptions = {}): DatabaseChoice {
+  const env = opts.env ?? process.env
+  if (opts.flagUrl) return { source: 'flag', url: opts.flagUrl }
+  if (env.SAGACTL_DATABASE_URL) return { source: 'SAGACTL_DATABASE_URL', url: env.SAGACTL_DATABASE_URL }
+  if (env.DATABASE_URL) return { source: 'DATABASE_URL', url: env.DATABASE_URL }
+  if (opts.config?.database?.url) return { source: 'sagactl.yaml', url: opts.config.database.url }
+  return { source: 'embedded', url: `pglite:${resolve(opts.cwd ?? process.cwd(), EMBEDDED_DIR)}` }
+}
+
+export interface OpenOptions {
+  url: string
+  schema?: string
+  /** Pool size for a real server. */
+  max?: number
+  applicationName?: string
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  const schema = opts.schema ?? DEFAULT_SCHEMA
+  if (!isValidSchemaName(schema)) {
+    throw new UsageError(`invalid schema name "${schema}": use lower-case letters, digits and _`)
+  }
+  if (opts.url.startsWith('pglite:')) {
+    const location = opts.url.slice('pglite:'.length)
+    return PgliteDatabase.open({ dataDir: location === 'memory' || location === '' ? undefined : location, schema })
+  }
+  if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    return new PgDatabase({ url: opts.url, schema, max: opts.max, applicationName: opts.applicationName })
+  }
+  throw new UsageError(`unsupported database URL "${opts.url.split(':')[0]}:…": use postgres://… or pglite:<dir>`)
+}

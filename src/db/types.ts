@@ -1,0 +1,41 @@
+/** The storage interface: one shape for the pg Pool and for embedded PGlite. */
+export interface QueryResult<R> {
+  rows: R[]
+  rowCount: number
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
+}
+
+export type DriverKind = 'pg' | 'pglite'
+
+export interface Database extends Queryable {
+  readonly kind: DriverKind
+  /** The location with any password redacted: safe to print. */
+  readonly displayUrl: string
+  readonly schema: string
+  /** Runs several statements in one round trip, no parameters (migrations). */
+  exec(sql: string): Promise<void>
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  /** Subscribes to this schema's notification channel; resolves to an unsubscribe function. */
+  listen(handler: (payload: string) => void): Promise<() => Promise<void>>
+  close(): Promise<void>
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
+export function isValidSchemaName(name: string): boolean {
+  return SCHEMA_NAME.test(name)
+}
+
+/** Schema names are restricted to plain identifiers, so quoting never needs escaping. */
+export function quoteIdent(name: string): string {
+  if (!isValidSchemaName(name)) throw new Error(`invalid identifier: ${name}`)
+  return `"${name}"`
+}
+
+/** NOTIFY channel of a schema: every live update of that schema goes out on it. */
+export function channelFor(schema: string): string {
+  return `${schema}_events`
+}

@@ -1,0 +1,63 @@
+/**
+ * One error hierarchy for the whole product. Each condition has a stable code and the
+ * exit code SPEC.md promises; the CLI maps them in one place (src/cli/base-command.ts).
+ * A user error carries a one-line message and, where useful, what to do next.
+ */
+export const ExitCode = {
+  ok: 0,
+  unexpected: 1,
+  usage: 2,
+  notFound: 3,
+  conflict: 4,
+  compensated: 5,
+  suspended: 6,
+  failed: 7,
+  unhealthy: 8,
+  database: 9,
+} as const
+
+export class SagactlError extends Error {
+  readonly code: string = 'error'
+  readonly exitCode: number = ExitCode.unexpected
+  constructor(message: string, readonly hint?: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+export class UsageError extends SagactlError {
+  override readonly code = 'usage'
+  override readonly exitCode = ExitCode.usage
+}
+
+export class InvalidDefinitionError extends SagactlError {
+  override readonly code = 'invalid_definition'
+  override readonly exitCode = ExitCode.usage
+}
+
+export class NotFoundError extends SagactlError {
+  override readonly code = 'not_found'
+  override readonly exitCode = ExitCode.notFound
+}
+
+/** The saga's state does not allow the action, or another operator changed it first. */
+export class ConflictError extends SagactlError {
+  override readonly code = 'conflict'
+  override readonly exitCode = ExitCode.conflict
+}
+
+export class UnhealthyError extends SagactlError {
+  override readonly code = 'unhealthy'
+  override readonly exitCode = ExitCode.unhealthy
+}
+
+export class DatabaseUnreachableError extends SagactlError {
+  override readonly code = 'database_unreachable'
+  override readonly exitCode = ExitCode.database
+}
+
+/** Not migrated, migrations pending, an applied migration edited, or a database newer than the code. */
+export class SchemaNotReadyError extends SagactlError {
+  override readonly code = 'schema_not_ready'
+  override readonly exitCode = ExitCode.database
+}
