@@ -24,7 +24,7 @@ export function mapDriverError(err: unknown, displayUrl: string, schema: string)
       'check --database-url / SAGACTL_DATABASE_URL and that the server is running',
     )
   }
-  if (code === '42P01' || code === '3F000') {
+  if (code === '3F000') {
     return new SchemaNotReadyError(
       `schema "${schema}" is not migrated in ${displayUrl}`,
       `run: sagactl db migrate${schema === 'sagactl' ? '' : ` --schema ${schema}`}`,

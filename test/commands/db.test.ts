@@ -1,0 +1,99 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+import { freshPgSchema, pgUrl } from '../helpers/db.js'
+
+describe.runIf(pgUrl)('db commands on the real server', () => {
+  const cleanups: Array<() => Promise<void>> = []
+  afterAll(async () => {
+    for (const c of cleanups) await c()
+  })
+
+  it('two concurrent migrates: one applies, the other waits and finds nothing to do', async () => {
+    const s = await freshPgSchema()
+    cleanups.push(s.drop)
+    const args = ['db', 'migrate', '--json', '--database-url', s.url, '--schema', s.schema]
+    const [a, b] = await Promise.all([runCli(args), runCli(args)])
+    expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0])
+    const applied = [JSON.parse(a.stdout), JSON.parse(b.stdout)].map((r) => r.applied.length).sort()
+    expect(applied).toEqual([0, 1])
+    const status = await runCli(['db', 'status', '--json', '--database-url', s.url, '--schema', s.schema])
+    const doc = JSON.parse(status.stdout)
+    expect(doc).toMatchObject({ schema: s.schema, upToDate: true })
+    expect(doc.migrations[0]).toMatchObject({ version: 1, name: 'init', state: 'applied' })
+    expect(doc.database).toBe(s.url)
+  })
+
+  it('--dry-run lists pending migrations and creates nothing', async () => {
+    const s = await freshPgSchema()
+    cleanups.push(s.drop)
+    const dry = await runCli(['db', 'migrate', '--dry-run', '--json', '--database-url', s.url, '--schema', s.schema])
+    expect(dry.code).toBe(0)
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, applied: [], pending: [{ version: 1, name: 'init' }] })
+    const status = await runCli(['db', 'status', '--json', '--database-url', s.url, '--schema', s.schema])
+    expect(JSON.parse(status.stdout).migrations[0].state).toBe('pending')
+  })
+
+  it('redacts the password wherever the URL is printed', async () => {
+    const withPassword = pgUrl!.replace('postgres://postgres@', 'postgres://postgres:hunter2@')
+    const s = await freshPgSchema()
+    cleanups.push(s.drop)
+    const res = await runCli(['db', 'status', '--database-url', withPassword, '--schema', s.schema])
+    expect(res.code).toBe(0)
+    expect(res.stdout).not.toContain('hunter2')
+    expect(res.stdout).toContain('postgres:****@')
+  })
+})
+
+describe('db commands on the embedded database and errors', () => {
+  it('migrates and reports status in ./.sagactl/data by default', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sagactl-cli-'))
+    const first = await runCli(['db', 'migrate'], { cwd })
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toContain('applied 1 migration(s)')
+    const second = await runCli(['db', 'migrate', '--json'], { cwd })
+    expect(JSON.parse(second.stdout).applied).toEqual([])
+    const status = await runCli(['db', 'status', '--json'], { cwd })
+    expect(JSON.parse(status.stdout)).toMatchObject({ database: `pglite:${join(cwd, '.sagactl/data')}`, upToDate: true })
+  })
+
+  it('an unreachable server is one line, exit 9, no stack', async () => {
+    const res = await runCli(['db', 'status', '--database-url', 'postgres://u:topsecret@127.0.0.1:1/x'])
+    expect(res.code).toBe(9)
+    expect(res.stderr.trim().split('\n')).toHaveLength(1)
+    expect(res.stderr).toMatch(/^error: database unreachable at postgres:\/\/u:\*\*\*\*@127\.0\.0\.1:1\/x/)
+    expect(res.stderr).not.toContain('topsecret')
+    expect(res.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('--json errors are one document on stdout too', async () => {
+    const res = await runCli(['db', 'status', '--json', '--database-url', 'postgres://127.0.0.1:1/x'])
+    expect(res.code).toBe(9)
+    expect(JSON.parse(res.stdout)).toMatchObject({ error: { code: 'database_unreachable', exitCode: 9 } })
+  })
+
+  it('bad flags and schema names are usage errors (exit 2)', async () => {
+    const bad = await runCli(['db', 'migrate', '--nope'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/^error: Nonexistent flag: --nope/)
+    const schema = await runCli(['db', 'status', '--schema', 'Bad-Name', '--database-url', 'pglite:memory'])
+    expect(schema.code).toBe(2)
+    expect(schema.stderr).toContain('invalid schema name "Bad-Name"')
+  })
+
+  it('reads the database from sagactl.yaml, and the environment wins over it', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sagactl-cfg-'))
+    const { writeFileSync } = await import('node:fs')
+    writeFileSync(join(cwd, 'sagactl.yaml'), `database:\n  url: pglite:${join(cwd, 'from-yaml')}\n`)
+    const fromYaml = await runCli(['db', 'status', '--json'], { cwd })
+    expect(JSON.parse(fromYaml.stdout).database).toBe(`pglite:${join(cwd, 'from-yaml')}`)
+    const fromEnv = await runCli(['db', 'status', '--json'], { cwd, env: { DATABASE_URL: 'postgres://127.0.0.1:1/x' } })
+    expect(fromEnv.code).toBe(9)
+    const fromSagactlEnv = await runCli(['db', 'status', '--json'], { cwd, env: { DATABASE_URL: 'postgres://127.0.0.1:1/x', SAGACTL_DATABASE_URL: 'pglite:memory' } })
+    expect(JSON.parse(fromSagactlEnv.stdout).database).toBe('pglite:memory')
+    const fromFlag = await runCli(['db', 'status', '--json', '--database-url', 'pglite:memory'], { cwd, env: { SAGACTL_DATABASE_URL: 'postgres://127.0.0.1:1/x' } })
+    expect(fromFlag.code).toBe(0)
+  })
+})

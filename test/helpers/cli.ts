@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>
+  cwd?: string
+  input?: string
+  timeoutMs?: number
+}
+
+/** Runs the built CLI as a user would: a separate process, asserted on exit code and output. */
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, opts)
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+    if (opts.input !== undefined) child.stdin!.end(opts.input)
+    else child.stdin!.end()
+  })
+}
+
+export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? process.cwd(),
+    env: { ...cleanEnv(), NO_COLOR: '1', ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+}
+
+/** The child must not pick up the developer's own database settings. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.SAGACTL_DATABASE_URL
+  delete env.DATABASE_URL
+  delete env.SAGACTL_CONFIG
+  delete env.DEBUG
+  return env
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, inject, type RunnerTask } from 'vitest'
+import pg from 'pg'
+import { migrate } from '../../src/db/migrator.js'
+import { openDatabase } from '../../src/db/open.js'
+import type { Database } from '../../src/db/types.js'
+
+export type DriverKind = 'pg' | 'pglite'
+
+/** The real server's URL, or null when it is unreachable (its tests are skipped). */
+export const pgUrl: string | null = inject('pgUrl')
+
+/** Drivers the current run can test: PGlite always, the real server when it is up. */
+export const drivers: DriverKind[] = pgUrl ? ['pg', 'pglite'] : ['pglite']
+
+export function uniqueSchema(prefix = 't'): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`
+}
+
+function failed(task: RunnerTask): boolean {
+  if (task.result?.state === 'fail') return true
+  return 'tasks' in task && task.tasks.some(failed)
+}
+
+export interface TestDb {
+  db: Database
+  url: string
+  schema: string
+}
+
+/**
+ * Gives the enclosing suite its own migrated schema: on the real server a fresh schema
+ * (dropped on success, kept on failure for inspection), on PGlite a fresh in-memory database.
+ */
+export function useTestDatabase(kind: DriverKind, opts: { migrated?: boolean } = {}): TestDb {
+  const handle = {} as TestDb
+  beforeAll(async () => {
+    handle.schema = uniqueSchema()
+    handle.url = kind === 'pg' ? pgUrl! : 'pglite:memory'
+    handle.db = await openDatabase({ url: handle.url, schema: handle.schema })
+    if (opts.migrated !== false) await migrate(handle.db)
+  })
+  afterAll(async ({}, suite) => {
+    const keep = failed(suite as RunnerTask)
+    if (kind === 'pg' && !keep) await handle.db.exec(`DROP SCHEMA IF EXISTS "${handle.schema}" CASCADE`)
+    if (keep && kind === 'pg') process.stderr.write(`kept schema ${handle.schema} for inspection\n`)
+    await handle.db.close()
+  })
+  return handle
+}
+
+/** A fresh schema on the real server for process-level tests (CLI, workers); dropped by the returned function. */
+export async function freshPgSchema(): Promise<{ url: string; schema: string; drop: () => Promise<void> }> {
+  const schema = uniqueSchema('p')
+  return {
+    url: pgUrl!,
+    schema,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: pgUrl! })
+      await client.connect()
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await client.end()
+    },
+  }
+}
