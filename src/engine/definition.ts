@@ -1,0 +1,293 @@
+/**
+ * Saga definition files (YAML or JSON; JSON is read as YAML so both get positions).
+ *
+ * Defaults — anything a file leaves out:
+ *
+ * | setting                      | default                                                        |
+ * | ---------------------------- | -------------------------------------------------------------- |
+ * | saga `timeout`               | none: the saga has no deadline                                 |
+ * | step `timeout` (per call)    | 10s                                                            |
+ * | step `retry`                 | maxAttempts 3, exponential, initialDelay 200ms, maxDelay 30s, jitter true |
+ * | step `compensationRetry`     | maxAttempts 5, exponential, initialDelay 1s, maxDelay 60s, jitter true    |
+ * | step `onFailure`             | compensate                                                     |
+ * | `http.method`                | POST (POST, PUT, PATCH or DELETE: the context is sent as a JSON body) |
+ * | `http.headers`               | none                                                           |
+ * | `module` `export`            | default                                                        |
+ * | `compensationOrder`          | reverse step order; when given it must list every step that has a compensation |
+ *
+ * Precedence, field by field: the step's own value, then the file's `defaults`, then the
+ * table above. A partial `retry: { maxAttempts: 5 }` keeps the other retry fields.
+ * Durations are milliseconds or strings such as `200ms`, `10s`, `5m`, `1h`, `1d`.
+ * Unknown keys are errors: a misspelt `compensaton:` must not silently mean "none".
+ */
+import { createHash } from 'node:crypto'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
+import { z } from 'zod'
+import { parseDuration } from './duration.js'
+import { malformedRef } from './env-ref.js'
+
+export type Backoff = 'fixed' | 'linear' | 'exponential'
+/** All durations in milliseconds. */
+export interface RetryPolicy { maxAttempts: number; backoff: Backoff; initialDelay: number; maxDelay: number; jitter: boolean }
+export interface HttpCall { http: { url: string; method: string; headers: Record<string, string> } }
+export interface ModuleCall { module: string; export: string }
+export type Call = HttpCall | ModuleCall
+export interface StepDef {
+  name: string
+  action: Call
+  compensation?: Call
+  timeout: number
+  retry: RetryPolicy
+  compensationRetry: RetryPolicy
+  onFailure: 'compensate' | 'suspend'
+}
+export interface SagaDefinition { name: string; description?: string; timeout?: number; steps: StepDef[]; compensationOrder?: string[] }
+export interface Problem { file: string; line: number; col: number; message: string }
+
+export const DEFAULTS = Object.freeze({
+  callTimeout: 10_000,
+  retry: Object.freeze<RetryPolicy>({ maxAttempts: 3, backoff: 'exponential', initialDelay: 200, maxDelay: 30_000, jitter: true }),
+  compensationRetry: Object.freeze<RetryPolicy>({ maxAttempts: 5, backoff: 'exponential', initialDelay: 1000, maxDelay: 60_000, jitter: true }),
+  onFailure: 'compensate' as const,
+  httpMethod: 'POST',
+  moduleExport: 'default',
+})
+
+export const isHttpCall = (call: Call): call is HttpCall => 'http' in call
+
+// ---- schema: validates the file as written; normalise() below fills in defaults ----
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/
+const METHODS = ['POST', 'PUT', 'PATCH', 'DELETE']
+
+const name = z.string().regex(NAME, { error: 'must match ^[a-z0-9][a-z0-9._-]*$ (lower-case letters, digits, ".", "_", "-")' })
+
+const duration = (min: number) =>
+  z.union([z.number(), z.string()], { error: 'expected a duration: milliseconds or a string like 200ms, 10s, 5m, 1h' })
+    .transform((v, ctx) => {
+      try {
+        const ms = parseDuration(v)
+        if (ms >= min) return ms
+        ctx.addIssue({ code: 'custom', message: `must be at least ${min}ms` })
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message })
+      }
+      return z.NEVER
+    })
+
+const refText = z.string().superRefine((v, ctx) => {
+  const bad = malformedRef(v)
+  if (bad) ctx.addIssue({ code: 'custom', message: `unsupported reference ${bad}: write \${env:NAME}` })
+})
+
+const retrySchema = z.strictObject({
+  maxAttempts: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1 (1 = no retries)' }).optional(),
+  backoff: z.enum(['fixed', 'linear', 'exponential']).optional(),
+  initialDelay: duration(0).optional(),
+  maxDelay: duration(0).optional(),
+  jitter: z.boolean().optional(),
+})
+
+const callSchema = z
+  .strictObject({
+    http: z
+      .strictObject({
+        url: refText.min(1, { error: 'must not be empty' }),
+        method: z.string().refine((m) => METHODS.includes(m.toUpperCase()), {
+          error: `must be one of ${METHODS.join(', ')} (the step context is sent as a JSON body)`,
+        }).optional(),
+        headers: z.record(z.string(), refText).optional(),
+      })
+      .optional(),
+    module: z.string().min(1, { error: 'must not be empty' }).optional(),
+    export: z.string().min(1, { error: 'must not be empty' }).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.http && c.module !== undefined) ctx.addIssue({ code: 'custom', path: ['module'], message: 'a call has either http or module, not both' })
+    else if (!c.http && c.module === undefined) ctx.addIssue({ code: 'custom', message: 'a call needs http: { url } or module: <path>' })
+    if (c.export !== undefined && c.module === undefined) ctx.addIssue({ code: 'custom', path: ['export'], message: 'export is only valid with module' })
+  })
+
+const stepSchema = z
+  .strictObject({
+    name,
+    action: callSchema,
+    compensation: callSchema.optional(),
+    timeout: duration(1).optional(),
+    retry: retrySchema.optional(),
+    compensationRetry: retrySchema.optional(),
+    onFailure: z.enum(['compensate', 'suspend']).optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.compensationRetry && !s.compensation) {
+      ctx.addIssue({ code: 'custom', path: ['compensationRetry'], message: 'step has no compensation to retry' })
+    }
+  })
+
+const fileSchema = z
+  .strictObject({
+    name,
+    description: z.string().optional(),
+    timeout: duration(1).optional(),
+    defaults: z
+      .strictObject({
+        timeout: duration(1).optional(),
+        retry: retrySchema.optional(),
+        compensationRetry: retrySchema.optional(),
+        onFailure: z.enum(['compensate', 'suspend']).optional(),
+      })
+      .optional(),
+    steps: z.array(stepSchema).min(1, { error: 'a saga needs at least one step' }),
+    compensationOrder: z.array(z.string()).optional(),
+  })
+  .superRefine((f, ctx) => {
+    const first = new Map<string, number>()
+    f.steps.forEach((s, i) => {
+      const seen = first.get(s.name)
+      if (seen === undefined) first.set(s.name, i)
+      else ctx.addIssue({ code: 'custom', path: ['steps', i, 'name'], message: `duplicate step name "${s.name}" (also steps[${seen}])` })
+    })
+    if (!f.compensationOrder) return
+    const listed = new Set<string>()
+    f.compensationOrder.forEach((n, i) => {
+      const idx = first.get(n)
+      const path = ['compensationOrder', i]
+      if (idx === undefined) ctx.addIssue({ code: 'custom', path, message: `unknown step "${n}"` })
+      else if (!f.steps[idx]?.compensation) ctx.addIssue({ code: 'custom', path, message: `step "${n}" has no compensation` })
+      else if (listed.has(n)) ctx.addIssue({ code: 'custom', path, message: `step "${n}" is listed twice` })
+      listed.add(n)
+    })
+    // A compensable step left out would never be undone: refuse rather than guess.
+    const missing = f.steps.filter((s) => s.compensation && !listed.has(s.name)).map((s) => s.name)
+    if (missing.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['compensationOrder'], message: `must list every step with a compensation; missing: ${missing.join(', ')}` })
+    }
+  })
+
+type FileShape = z.output<typeof fileSchema>
+type RetryShape = z.output<typeof retrySchema>
+type CallShape = z.output<typeof callSchema>
+
+// ---- normalisation ----
+
+const mergeRetry = (base: RetryPolicy, ...layers: (RetryShape | undefined)[]): RetryPolicy => {
+  const out: RetryPolicy = { ...base }
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer ?? {})) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v
+  }
+  return out
+}
+
+const normaliseCall = (c: CallShape): Call =>
+  c.http
+    ? { http: { url: c.http.url, method: (c.http.method ?? DEFAULTS.httpMethod).toUpperCase(), headers: { ...c.http.headers } } }
+    : { module: c.module as string, export: c.export ?? DEFAULTS.moduleExport }
+
+function normalise(f: FileShape): SagaDefinition {
+  const d = f.defaults ?? {}
+  const steps = f.steps.map((s): StepDef => ({
+    name: s.name,
+    action: normaliseCall(s.action),
+    ...(s.compensation ? { compensation: normaliseCall(s.compensation) } : {}),
+    timeout: s.timeout ?? d.timeout ?? DEFAULTS.callTimeout,
+    retry: mergeRetry(DEFAULTS.retry, d.retry, s.retry),
+    compensationRetry: mergeRetry(DEFAULTS.compensationRetry, d.compensationRetry, s.compensationRetry),
+    onFailure: s.onFailure ?? d.onFailure ?? DEFAULTS.onFailure,
+  }))
+  return {
+    name: f.name,
+    ...(f.description !== undefined ? { description: f.description } : {}),
+    ...(f.timeout !== undefined ? { timeout: f.timeout } : {}),
+    steps,
+    ...(f.compensationOrder ? { compensationOrder: [...f.compensationOrder] } : {}),
+  }
+}
+
+// ---- positions ----
+
+const start = (node: unknown): number | undefined =>
+  (node as { range?: [number, number, number] } | null)?.range?.[0]
+
+/** Offset of the node at `path`, or of its deepest existing ancestor; `found` says which. */
+function locate(doc: Document, path: readonly PropertyKey[], key?: string): { offset: number; found: boolean } {
+  let node: unknown = doc.contents
+  let offset = start(node) ?? 0
+  for (const seg of path) {
+    let next: unknown
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === seg)
+      if (!pair) return { offset, found: false }
+      next = pair.value ?? pair.key
+      // `key:` with nothing after it: point at the key, the value has no useful position
+      offset = (isScalar(pair.value) && pair.value.value === null ? start(pair.key) : start(pair.value)) ?? start(pair.key) ?? offset
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg] !== undefined) {
+      next = node.items[seg]
+      offset = start(next) ?? offset
+    } else {
+      return { offset, found: false }
+    }
+    node = next
+  }
+  if (key !== undefined && isMap(node)) {
+    const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key)
+    offset = start(pair?.key) ?? offset
+  }
+  return { offset, found: true }
+}
+
+const pathText = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), '')
+
+// ---- entry points ----
+
+export function parseDefinition(text: string, file: string): { definition?: SagaDefinition; source: unknown; problems: Problem[] } {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false })
+  const at = (offset: number, message: string): Problem => ({ file, ...lineCounter.linePos(offset), message })
+
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => at(e.pos[0], (e.message.split('\n')[0] ?? e.message).trim()))
+    return { source: undefined, problems }
+  }
+  const source: unknown = doc.toJS()
+  if (source === null || source === undefined) return { source, problems: [at(0, 'empty definition: expected name and steps')] }
+
+  const result = fileSchema.safeParse(source)
+  if (result.success) return { definition: normalise(result.data), source, problems: [] }
+
+  const problems: Problem[] = []
+  for (const issue of result.error.issues) {
+    const where = pathText(issue.path)
+    const prefix = where ? `${where}: ` : ''
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push(at(locate(doc, issue.path, key).offset, `${prefix}unknown key "${key}"`))
+      }
+      continue
+    }
+    const { offset, found } = locate(doc, issue.path)
+    const missing = !found && issue.code === 'invalid_type'
+    const message =
+      missing ? `${where} is required`
+      : issue.path.length === 0 && issue.code === 'invalid_type' ? 'a definition must be a mapping with name and steps'
+      : `${prefix}${issue.message}`
+    problems.push(at(offset, message))
+  }
+  problems.sort((a, b) => a.line - b.line || a.col - b.col)
+  return { source, problems }
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const k of Object.keys(value).sort()) out[k] = canonical((value as Record<string, unknown>)[k])
+    return out
+  }
+  return value
+}
+
+/** Same content, same checksum: key order, formatting, comments and YAML-vs-JSON do not count. */
+export function definitionChecksum(source: unknown): string {
+  return createHash('sha256').update(JSON.stringify(canonical(source)) ?? 'null').digest('hex')
+}

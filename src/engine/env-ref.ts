@@ -1,0 +1,50 @@
+// Secrets stay out of definitions and out of the database: a definition holds
+// `${env:NAME}` and the worker resolves it at call time. Messages name the variable,
+// never its value, because they end up in step errors, events and terminals.
+import type { HttpCall } from './definition.js'
+
+const REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g
+const ANY_REF = /\$\{([^}]*)\}/g
+
+export function resolveEnvRefs(value: string, env: NodeJS.ProcessEnv = process.env): string {
+  return value.replace(REF, (_match, name: string) => {
+    const resolved = env[name]
+    if (resolved === undefined) throw new Error(`environment variable ${name} is not set`)
+    return resolved
+  })
+}
+
+/** Names of the variables a string refers to, in order of appearance. */
+export function envRefNames(value: string): string[] {
+  return [...value.matchAll(REF)].map((m) => m[1] as string)
+}
+
+/**
+ * The first `${...}` that is not a well-formed `${env:NAME}`, if any: caught when a
+ * definition is validated rather than sent to a service as literal text.
+ */
+export function malformedRef(value: string): string | undefined {
+  for (const m of value.matchAll(ANY_REF)) {
+    if (!/^env:[A-Za-z_][A-Za-z0-9_]*$/.test(m[1] as string)) return m[0]
+  }
+  return undefined
+}
+
+/** A resolved copy of the call; the definition object is shared and never mutated. */
+export function resolveCallEnv(call: HttpCall, env: NodeJS.ProcessEnv = process.env): HttpCall {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(call.http.headers)) headers[k] = resolveEnvRefs(v, env)
+  return { http: { ...call.http, url: resolveEnvRefs(call.http.url, env), headers } }
+}
+
+/** Values that header references resolve to, so error text can be scrubbed of them. */
+export function headerSecrets(call: HttpCall, env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = []
+  for (const v of Object.values(call.http.headers)) {
+    for (const name of envRefNames(v)) {
+      const s = env[name]
+      if (s !== undefined && s.length >= 4) out.push(s)
+    }
+  }
+  return out
+}
