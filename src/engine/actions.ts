@@ -1,0 +1,38 @@
+import type { InterventionAction, Saga } from './types.js'
+
+/** Who does an operator action and why: recorded in the audit log with the action. */
+export interface ActionContext {
+  operator: string
+  reason?: string
+  /** The saga revision the operator looked at; a different one is a conflict (exit 4). */
+  expectedRevision?: number
+}
+
+export interface CompensationPlanEntry {
+  step: string
+  index: number
+  /** Position in the compensation order, 1-based; null for steps that will not be compensated. */
+  order: number | null
+  compensate: boolean
+  why: string
+}
+
+export interface CompensationPlan {
+  sagaId: string
+  status: Saga['status']
+  steps: CompensationPlanEntry[]
+}
+
+/**
+ * The operator actions every command and the console go through. Each checks the
+ * saga's state (and revision, when given) in the same transaction as its change, writes
+ * the events and an audit row, and notifies after commit.
+ */
+export interface OperatorActions {
+  retry(sagaId: string, ctx: ActionContext & { step?: string }): Promise<Saga>
+  compensate(sagaId: string, ctx: ActionContext): Promise<Saga>
+  compensationPlan(sagaId: string): Promise<CompensationPlan>
+  skip(sagaId: string, ctx: ActionContext & { step: string; reason: string }): Promise<Saga>
+  abort(sagaId: string, ctx: ActionContext & { reason: string }): Promise<Saga>
+  resolveIntervention(interventionId: string, ctx: ActionContext & { action: InterventionAction; note: string }): Promise<Saga>
+}
