@@ -1,0 +1,263 @@
+import type { Saga, StepRecord } from '../engine/types.js'
+import type { Transition } from '../engine/transition.js'
+import { SAGA_COLUMNS, STEP_COLUMNS, toSaga, toStep } from './rows.js'
+import { channelFor, type Database, type Queryable } from './types.js'
+
+/**
+ * The engine's hot path: creating sagas, claiming them, and writing transitions.
+ * A transition is one saga-row update, its step rows, its events and (at most) one
+ * intervention change, all in ONE statement: one round trip and one commit, for any
+ * number of sagas at once (the writer batches whatever is ready).
+ */
+
+const TRANSITION_SQL = `
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+    id uuid, expected_revision int, status text, step_index int, step_name text, due text, due_at timestamptz,
+    release boolean, set_plan boolean, comp_plan int[], last_error text, set_reason boolean, reason text, finished boolean)
+), su AS (
+  UPDATE sagas s SET
+    status = x.status,
+    step_index = x.step_index,
+    step_name = x.step_name,
+    revision = s.revision + 1,
+    due_at = CASE x.due WHEN 'keep' THEN s.due_at WHEN 'now' THEN now() WHEN 'at' THEN x.due_at ELSE NULL END,
+    lease_owner = CASE WHEN x.release THEN NULL ELSE s.lease_owner END,
+    comp_plan = CASE WHEN x.set_plan THEN x.comp_plan ELSE s.comp_plan END,
+    last_error = x.last_error,
+    reason = CASE WHEN x.set_reason THEN x.reason ELSE s.reason END,
+    updated_at = now(),
+    finished_at = CASE WHEN x.finished THEN now() ELSE s.finished_at END
+  FROM x
+  WHERE s.id = x.id
+    AND CASE WHEN x.expected_revision IS NULL THEN s.lease_owner = $2 ELSE s.revision = x.expected_revision END
+  RETURNING s.id, s.status, s.step_name
+), st AS (
+  INSERT INTO steps AS t (saga_id, step_index, phase, name, status, attempts, output, last_error, error_kind, started_at, finished_at, updated_at)
+  SELECT y.saga_id, y.step_index, y.phase, y.name, y.status, y.attempts, y.output, y.last_error, y.error_kind,
+         CASE WHEN y.started THEN now() END, CASE WHEN y.finished THEN now() END, now()
+  FROM jsonb_to_recordset($3::jsonb) AS y(saga_id uuid, step_index int, phase text, name text, status text, attempts int,
+       output jsonb, last_error text, error_kind text, started boolean, finished boolean)
+  JOIN su ON su.id = y.saga_id
+  ON CONFLICT (saga_id, step_index, phase) DO UPDATE SET
+    status = EXCLUDED.status,
+    attempts = EXCLUDED.attempts,
+    output = COALESCE(EXCLUDED.output, t.output),
+    last_error = EXCLUDED.last_error,
+    error_kind = EXCLUDED.error_kind,
+    started_at = COALESCE(t.started_at, EXCLUDED.started_at),
+    finished_at = EXCLUDED.finished_at,
+    updated_at = now()
+), ev AS (
+  INSERT INTO events (saga_id, type, step, phase, attempt, data)
+  SELECT z.saga_id, z.type, z.step, z.phase, z.attempt, z.data
+  FROM jsonb_to_recordset($4::jsonb) AS z(ord int, saga_id uuid, type text, step text, phase text, attempt int, data jsonb)
+  JOIN su ON su.id = z.saga_id
+  ORDER BY z.ord
+), iv_open AS (
+  INSERT INTO interventions (saga_id, id, status, reason, step, phase)
+  SELECT w.saga_id, w.id, 'open', w.reason, w.step, w.phase
+  FROM jsonb_to_recordset($5::jsonb) AS w(saga_id uuid, id uuid, reason text, step text, phase text)
+  JOIN su ON su.id = w.saga_id
+), iv_resolve AS (
+  UPDATE interventions i SET status = 'resolved', resolved_at = now(), resolved_by = r.by, action = r.action, note = r.note
+  FROM jsonb_to_recordset($6::jsonb) AS r(saga_id uuid, by text, action text, note text)
+  JOIN su ON su.id = r.saga_id
+  WHERE i.saga_id = r.saga_id AND i.status = 'open'
+)
+SELECT su.id, pg_notify($7, (
+  SELECT CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
+    ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', a.status, 'event', e.type, 'step', a.step_name)))
+  END::text
+  FROM su a
+  LEFT JOIN LATERAL (SELECT z.type FROM jsonb_to_recordset($4::jsonb) AS z(ord int, saga_id uuid, type text) WHERE z.saga_id = a.id ORDER BY z.ord DESC LIMIT 1) e ON true
+)) AS notified
+FROM su`
+
+export interface NewSaga {
+  id: string
+  definition: string
+  version: number
+  input: unknown
+  key: string | null
+  deadlineAt: Date | null
+}
+
+export interface ClaimedSaga {
+  saga: Saga
+  /** The worker whose lease had expired, when this claim takes a saga over. */
+  reclaimedFrom: string | null
+}
+
+export class SagaStore {
+  private readonly channel: string
+
+  constructor(readonly db: Database) {
+    this.channel = channelFor(db.schema)
+  }
+
+  /** Inserts a pending saga, or returns the one already started with the same key. */
+  async insert(s: NewSaga): Promise<{ saga: Saga; created: boolean }> {
+    // A concurrent start with the same key commits after this statement's snapshot was
+    // taken: ON CONFLICT then skips, the fallback cannot see the row yet; the retry can.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await this.insertOnce(s)
+      if (found) return found
+    }
+    throw new Error(`saga with key ${s.key} could be neither inserted nor read`)
+  }
+
+  private async insertOnce(s: NewSaga): Promise<{ saga: Saga; created: boolean } | undefined> {
+    const res = await this.db.query(
+      `WITH ins AS (
+         INSERT INTO sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at)
+         VALUES ($1, $2, $3, 'pending', $4, $5, now(), $6)
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING ${SAGA_COLUMNS}
+       ), ev AS (
+         INSERT INTO events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins
+       ), n AS (
+         SELECT pg_notify($7, json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text) FROM ins
+       )
+       SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
+       UNION ALL
+       SELECT false AS created, ${SAGA_COLUMNS} FROM sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
+      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel],
+    )
+    const row = res.rows[0]
+    return row ? { saga: toSaga(row), created: row.created === true } : undefined
+  }
+
+  /**
+   * Claims up to `limit` runnable sagas: due now, not leased (an expired lease makes a
+   * saga due again, because a lease ends at due_at). SKIP LOCKED lets any number of
+   * workers claim side by side without waiting on each other.
+   */
+  async claim(workerId: string, leaseMs: number, limit: number, onlyId?: string): Promise<ClaimedSaga[]> {
+    const res = await this.db.query(
+      `WITH c AS (
+         SELECT id, lease_owner AS previous_owner FROM sagas
+         WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now() AND ($4::uuid IS NULL OR id = $4)
+         ORDER BY due_at
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
+       FROM c WHERE s.id = c.id
+       RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`,
+      [workerId, leaseMs, limit, onlyId ?? null],
+    )
+    return res.rows.map((r) => ({
+      saga: toSaga(r),
+      reclaimedFrom: r.previous_owner && r.previous_owner !== workerId ? (r.previous_owner as string) : null,
+    }))
+  }
+
+  async steps(sagaIds: string[]): Promise<StepRecord[]> {
+    if (sagaIds.length === 0) return []
+    const res = await this.db.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = ANY($1::uuid[])`, [sagaIds])
+    return res.rows.map(toStep)
+  }
+
+  /** Writes transitions in one statement; returns the ids that were applied (lease or revision still held). */
+  async apply(transitions: Transition[], workerId: string, q: Queryable = this.db): Promise<Set<string>> {
+    if (transitions.length === 0) return new Set()
+    const sagas = []
+    const steps = []
+    const events = []
+    const opens = []
+    const resolves = []
+    let ord = 0
+    for (const t of transitions) {
+      const c = t.saga
+      sagas.push({
+        id: t.sagaId,
+        expected_revision: t.expectedRevision ?? null,
+        status: c.status,
+        step_index: c.stepIndex,
+        step_name: c.stepName,
+        due: c.due,
+        due_at: c.dueAt ?? null,
+        release: c.release,
+        set_plan: c.compPlan !== undefined,
+        comp_plan: c.compPlan ?? null,
+        last_error: c.lastError,
+        set_reason: c.reason !== undefined,
+        reason: c.reason ?? null,
+        finished: c.finished ?? false,
+      })
+      for (const s of t.steps) {
+        steps.push({
+          saga_id: t.sagaId,
+          step_index: s.index,
+          phase: s.phase,
+          name: s.name,
+          status: s.status,
+          attempts: s.attempts,
+          output: s.output === undefined ? null : s.output,
+          last_error: s.lastError,
+          error_kind: s.errorKind,
+          started: s.started ?? false,
+          finished: s.finished ?? false,
+        })
+      }
+      for (const e of t.events) {
+        events.push({ ord: ord++, saga_id: t.sagaId, type: e.type, step: e.step ?? null, phase: e.phase ?? null, attempt: e.attempt ?? null, data: e.data ?? null })
+      }
+      if (t.intervention?.open) opens.push({ saga_id: t.sagaId, ...t.intervention.open })
+      if (t.intervention?.resolve) resolves.push({ saga_id: t.sagaId, ...t.intervention.resolve })
+    }
+    const res = await q.query<{ id: string }>(TRANSITION_SQL, [
+      JSON.stringify(sagas),
+      workerId,
+      JSON.stringify(steps),
+      JSON.stringify(events),
+      JSON.stringify(opens),
+      JSON.stringify(resolves),
+      this.channel,
+    ])
+    return new Set(res.rows.map((r) => r.id))
+  }
+
+  /** Extends the leases this worker still holds; returns the ids it still holds. */
+  async renewLeases(workerId: string, ids: string[], leaseMs: number): Promise<Set<string>> {
+    if (ids.length === 0) return new Set()
+    const res = await this.db.query<{ id: string }>(
+      `UPDATE sagas SET due_at = now() + $3 * interval '1 millisecond'
+       WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status IN ('pending', 'running', 'compensating')
+       RETURNING id`,
+      [workerId, ids, leaseMs],
+    )
+    return new Set(res.rows.map((r) => r.id))
+  }
+
+  /** Hands sagas back untouched so another worker can continue them at once. */
+  async release(workerId: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.db.query(`UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE id = ANY($2::uuid[]) AND lease_owner = $1`, [workerId, ids])
+  }
+
+  /** Reads a saga for an operator action, locking the row for the rest of the transaction. */
+  async lockSaga(q: Queryable, id: string): Promise<Saga | null> {
+    const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = $1 FOR UPDATE`, [id])
+    return res.rows[0] ? toSaga(res.rows[0]) : null
+  }
+
+  async get(id: string, q: Queryable = this.db): Promise<Saga | null> {
+    const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = $1`, [id])
+    return res.rows[0] ? toSaga(res.rows[0]) : null
+  }
+
+  async stepsOf(sagaId: string, q: Queryable = this.db): Promise<StepRecord[]> {
+    const res = await q.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = $1 ORDER BY step_index, phase`, [sagaId])
+    return res.rows.map(toStep)
+  }
+
+  /** The earliest time a saga becomes runnable, for a worker deciding how long to sleep. */
+  async nextDue(): Promise<Date | null> {
+    const res = await this.db.query<{ due: Date | null }>(
+      `SELECT min(due_at) AS due FROM sagas WHERE status IN ('pending', 'running', 'compensating')`,
+    )
+    return res.rows[0]?.due ?? null
+  }
+}

@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto'
+import { v7 as uuidv7 } from 'uuid'
+import { recordAudit } from '../db/audit.js'
+import { SagaStore } from '../db/saga-store.js'
+import type { Database, Queryable } from '../db/types.js'
+import { ConflictError, NotFoundError, UsageError } from '../errors.js'
+import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
+import type { SagaDefinition } from './definition.js'
+import { DefinitionCache } from './definitions.js'
+import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
+import { runSaga, viewOf, type RunnerContext } from './runner.js'
+import type { Transition } from './transition.js'
+import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga, type StepRecord } from './types.js'
+import { TransitionWriter } from './writer.js'
+
+export interface StartOptions {
+  key?: string
+  version?: number
+}
+
+export interface RunOptions {
+  defsDir?: string
+  env?: NodeJS.ProcessEnv
+  onTransition?: RunnerContext['onTransition']
+  onCall?: RunnerContext['onCall']
+  /** Stop waiting for retries after this; the saga stays where it is. */
+  signal?: AbortSignal
+}
+
+const isTerminal = (s: Saga['status']) => TERMINAL_STATUSES.includes(s)
+
+/**
+ * The engine API every command and the console go through: start and run sagas, and
+ * the operator actions, each checked against the saga's state and revision in the same
+ * transaction as its change.
+ */
+export class Engine implements OperatorActions {
+  readonly store: SagaStore
+  readonly defs: DefinitionCache
+
+  constructor(readonly db: Database) {
+    this.store = new SagaStore(db)
+    this.defs = new DefinitionCache(db)
+  }
+
+  /** Enqueues a saga on the latest version (or `version`); the same key returns the saga it started before. */
+  async start(definition: string, input: unknown, opts: StartOptions = {}): Promise<{ saga: Saga; created: boolean }> {
+    const def = await this.defs.latest(definition, opts.version)
+    const timeout = def.spec.timeout
+    const result = await this.store.insert({
+      id: uuidv7(),
+      definition: def.name,
+      version: def.version,
+      input: input ?? null,
+      key: opts.key ?? null,
+      deadlineAt: timeout ? new Date(Date.now() + timeout) : null,
+    })
+    if (!result.created && result.saga.definition !== def.name) {
+      throw new ConflictError(`key "${opts.key}" already started saga ${result.saga.id} of definition "${result.saga.definition}"`)
+    }
+    return result
+  }
+
+  /**
+   * Executes one saga in this process until it is finished or suspended, waiting out
+   * retries in between (the wait itself is in the database: the lease is released).
+   */
+  async run(sagaId: string, opts: RunOptions = {}): Promise<Saga> {
+    const owner = `run:${process.pid}:${randomBytes(3).toString('hex')}`
+    const writer = new TransitionWriter(this.store, owner)
+    const ctx: RunnerContext = {
+      store: this.store,
+      writer,
+      defsDir: opts.defsDir ?? process.cwd(),
+      env: opts.env,
+      draining: () => opts.signal?.aborted ?? false,
+      onTransition: opts.onTransition,
+      onCall: opts.onCall,
+    }
+    for (;;) {
+      const current = await this.get(sagaId)
+      if (isTerminal(current.status) || current.status === 'suspended' || opts.signal?.aborted) return current
+      const [claimed] = await this.store.claim(owner, 30_000, 1, sagaId)
+      if (!claimed) {
+        await sleep(waitMs(current), opts.signal)
+        continue
+      }
+      const def = await this.defs.get(claimed.saga.definition, claimed.saga.version)
+      const steps = await this.store.stepsOf(sagaId)
+      await runSaga(ctx, def.spec, claimed.saga, steps, claimed.reclaimedFrom)
+    }
+  }
+
+  async get(sagaId: string): Promise<Saga> {
+    const saga = await this.store.get(sagaId)
+    if (!saga) throw new NotFoundError(`saga ${sagaId} not found`)
+    return saga
+  }
+
+  async compensationPlan(sagaId: string): Promise<CompensationPlan> {
+    const saga = await this.get(sagaId)
+    const def = await this.defs.get(saga.definition, saga.version)
+    const { view } = viewOf(saga, await this.store.stepsOf(sagaId))
+    return { sagaId, status: saga.status, steps: explainPlan(def.spec, view.steps) }
+  }
+
+  async retry(sagaId: string, ctx: ActionContext & { step?: string }): Promise<Saga> {
+    return this.act(sagaId, ctx, 'saga.retry', (saga, def, view) => {
+      const failing = (saga.status === 'running' || saga.status === 'compensating') && saga.lastError !== null
+      if (saga.status !== 'suspended' && !failing) {
+        throw new ConflictError(`saga ${saga.id} is ${saga.status}${saga.status === 'running' ? ' and not failing' : ''}: nothing to retry`)
+      }
+      const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
+      const index = saga.stepIndex ?? 0
+      const step = def.steps[index]!
+      if (ctx.step && ctx.step !== step.name) throw new UsageError(`step "${ctx.step}" is not the failed step of saga ${saga.id} (it is "${step.name}")`)
+      const rec = view.steps.get(stepKey(index, phase))
+      const status = phase === 'compensation' ? 'compensating' : 'running'
+      // A suspended step gets its retry policy afresh; a step waiting for its next attempt just goes now.
+      const steps = saga.status === 'suspended' && rec
+        ? [{ index, phase, name: step.name, status: 'pending' as const, attempts: 0, lastError: null, errorKind: null }]
+        : []
+      return {
+        sagaId: saga.id,
+        saga: { status, stepIndex: index, stepName: step.name, due: 'now', release: true, lastError: null },
+        steps,
+        events: [{ type: 'saga.resumed', step: step.name, phase, data: { action: 'retry', operator: ctx.operator, reason: ctx.reason ?? null } }],
+      }
+    })
+  }
+
+  async compensate(sagaId: string, ctx: ActionContext): Promise<Saga> {
+    return this.act(sagaId, ctx, 'saga.compensate', (saga, def, view) => {
+      if (saga.status === 'compensating' || (saga.status === 'suspended' && saga.compensationPlan)) {
+        throw new ConflictError(`saga ${saga.id} is already compensating${saga.status === 'suspended' ? ' (suspended in compensation: use retry or skip)' : ''}`)
+      }
+      if (isTerminal(saga.status)) throw new ConflictError(`saga ${saga.id} is ${saga.status}: it cannot be compensated`)
+      return startCompensation(def, view, ctx.reason ? `operator: ${ctx.reason}` : 'operator', { leased: false })
+    })
+  }
+
+  async skip(sagaId: string, ctx: ActionContext & { step: string; reason: string }): Promise<Saga> {
+    return this.act(sagaId, ctx, 'saga.skip', (saga, def, view) => {
+      const failing = (saga.status === 'running' || saga.status === 'compensating') && saga.lastError !== null
+      if (saga.status !== 'suspended' && !failing) throw new ConflictError(`saga ${saga.id} is ${saga.status}: only a failed step can be skipped`)
+      const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
+      const index = saga.stepIndex ?? 0
+      const step = def.steps[index]!
+      if (ctx.step !== step.name) throw new UsageError(`step "${ctx.step}" is not the failed step of saga ${saga.id} (it is "${step.name}")`)
+      const rec = view.steps.get(stepKey(index, phase))
+      const next = nextAfter(def, view, index, phase)
+      const skipped = { index, phase, name: step.name, status: 'skipped' as const, attempts: rec?.attempts ?? 0, lastError: null, errorKind: null, finished: true }
+      const events: Transition['events'] = [{ type: 'step.skipped', step: step.name, phase, data: { operator: ctx.operator, reason: ctx.reason } }]
+      if (next === null) {
+        const status = phase === 'action' ? 'completed' : 'compensated'
+        events.push({ type: phase === 'action' ? 'saga.completed' : 'saga.compensated' })
+        return { sagaId: saga.id, saga: { status, stepIndex: null, stepName: null, due: 'none', release: true, lastError: null, finished: true }, steps: [skipped], events }
+      }
+      events.push({ type: 'saga.resumed', step: def.steps[next]!.name, phase, data: { action: 'skip', operator: ctx.operator } })
+      return {
+        sagaId: saga.id,
+        saga: { status: phase === 'action' ? 'running' : 'compensating', stepIndex: next, stepName: def.steps[next]!.name, due: 'now', release: true, lastError: null },
+        steps: [skipped],
+        events,
+      }
+    })
+  }
+
+  async abort(sagaId: string, ctx: ActionContext & { reason: string }): Promise<Saga> {
+    return this.act(sagaId, ctx, 'saga.abort', (saga) => {
+      if (isTerminal(saga.status)) throw new ConflictError(`saga ${saga.id} is already ${saga.status}`)
+      return {
+        sagaId: saga.id,
+        saga: { status: 'failed', stepIndex: saga.stepIndex, stepName: saga.currentStep, due: 'none', release: true, lastError: saga.lastError, reason: `aborted: ${ctx.reason}`, finished: true },
+        steps: [],
+        events: [{ type: 'saga.failed', data: { reason: ctx.reason, operator: ctx.operator, aborted: true } }],
+      }
+    })
+  }
+
+  async resolveIntervention(interventionId: string, ctx: ActionContext & { action: InterventionAction; note: string }): Promise<Saga> {
+    const res = await this.db.query<{ saga_id: string; status: string }>(`SELECT saga_id, status FROM interventions WHERE id = $1`, [interventionId])
+    const row = res.rows[0]
+    if (!row) throw new NotFoundError(`intervention ${interventionId} not found`)
+    if (row.status !== 'open') throw new ConflictError(`intervention ${interventionId} is already resolved`)
+    const saga = await this.get(row.saga_id)
+    if (saga.status !== 'suspended') throw new ConflictError(`saga ${saga.id} is ${saga.status}, not suspended`)
+    const reason = ctx.reason ?? ctx.note
+    const resolved = { ...ctx, reason, resolution: { intervention: interventionId, action: ctx.action, note: ctx.note } }
+    switch (ctx.action) {
+      case 'retry':
+        return this.retry(saga.id, resolved)
+      case 'skip':
+        return this.skip(saga.id, { ...resolved, step: saga.currentStep ?? '' })
+      case 'compensate':
+        return this.compensate(saga.id, resolved)
+      case 'abort':
+        return this.abort(saga.id, resolved)
+    }
+  }
+
+  /**
+   * One operator action: lock the saga, check its revision and state, write the
+   * transition, resolve an open intervention, and record the audit row, in one transaction.
+   */
+  private async act(
+    sagaId: string,
+    ctx: ActionContext & { resolution?: { intervention: string; action: string; note: string } },
+    action: string,
+    decide: (saga: Saga, def: SagaDefinition, view: SagaView) => Transition,
+  ): Promise<Saga> {
+    return this.db.transaction(async (tx) => {
+      const saga = await this.store.lockSaga(tx, sagaId)
+      if (!saga) throw new NotFoundError(`saga ${sagaId} not found`)
+      if (ctx.expectedRevision !== undefined && saga.revision !== ctx.expectedRevision) {
+        throw new ConflictError(`saga ${sagaId} changed since you looked at it (revision ${ctx.expectedRevision} -> ${saga.revision}, now ${saga.status})`)
+      }
+      if (saga.leaseOwner && saga.dueAt && saga.dueAt > new Date() && (action === 'saga.retry' || action === 'saga.skip')) {
+        throw new ConflictError(`saga ${sagaId} is being executed by worker ${saga.leaseOwner}`)
+      }
+      const def = await this.defs.get(saga.definition, saga.version)
+      const { view } = viewOf(saga, await this.stepsIn(tx, sagaId))
+      const t = decide(saga, def.spec, view)
+      t.expectedRevision = saga.revision
+      const actionName = action.split('.')[1]!
+      if (saga.status === 'suspended' || ctx.resolution) {
+        t.intervention = { ...t.intervention, resolve: { by: ctx.operator, action: ctx.resolution?.action ?? actionName, note: ctx.resolution?.note ?? ctx.reason ?? null } }
+        t.events.push({ type: 'intervention.resolved', data: { action: ctx.resolution?.action ?? actionName, operator: ctx.operator, note: ctx.resolution?.note ?? ctx.reason ?? null } })
+      }
+      const applied = await this.store.apply([t], 'operator', tx)
+      if (!applied.has(sagaId)) throw new ConflictError(`saga ${sagaId} changed while acting on it`)
+      await recordAudit(tx, {
+        operator: ctx.operator,
+        action: ctx.resolution ? 'intervention.resolve' : action,
+        target: ctx.resolution?.intervention ?? sagaId,
+        sagaId,
+        reason: ctx.reason ?? null,
+        details: { from: saga.status, to: t.saga.status, revision: saga.revision, ...(ctx.resolution ? { action: ctx.resolution.action, note: ctx.resolution.note } : {}) },
+      })
+      const after = await this.store.get(sagaId, tx)
+      return after!
+    })
+  }
+
+  private async stepsIn(q: Queryable, sagaId: string): Promise<StepRecord[]> {
+    return this.store.stepsOf(sagaId, q)
+  }
+}
+
+function waitMs(saga: Saga): number {
+  if (!saga.dueAt) return 200
+  return Math.min(5_000, Math.max(5, saga.dueAt.getTime() - Date.now()))
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve()
+    }, { once: true })
+  })
+}

@@ -1,0 +1,201 @@
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import { SagaStore } from '../db/saga-store.js'
+import type { Database } from '../db/types.js'
+import { DefinitionCache } from './definitions.js'
+import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
+import type { Transition } from './transition.js'
+import type { SagaView } from './planner.js'
+import type { Saga, StepRecord } from './types.js'
+import { TransitionWriter } from './writer.js'
+
+export interface WorkerOptions {
+  /** Sagas advanced at once. */
+  concurrency?: number
+  /** How long a claim lasts without a heartbeat; a killed worker's sagas are taken over after it. */
+  leaseMs?: number
+  /** Sleep between empty claims when no notification arrives. */
+  pollMs?: number
+  defsDir?: string
+  env?: NodeJS.ProcessEnv
+  id?: string
+  version?: string
+  log?: (line: string) => void
+  onTransition?: (t: Transition, saga: SagaView) => void
+}
+
+export interface WorkerStats {
+  claimed: number
+  rested: number
+  released: number
+  lost: number
+  errors: number
+}
+
+/**
+ * A long-running executor: claims due sagas in batches with SKIP LOCKED, holds each
+ * under a lease renewed by heartbeat, runs up to `concurrency` at once, and on stop
+ * finishes the calls in flight and hands its sagas back.
+ */
+export class Worker {
+  readonly id: string
+  readonly stats: WorkerStats = { claimed: 0, rested: 0, released: 0, lost: 0, errors: 0 }
+  private readonly store: SagaStore
+  private readonly defs: DefinitionCache
+  private readonly writer: TransitionWriter
+  private readonly concurrency: number
+  private readonly leaseMs: number
+  private readonly pollMs: number
+  private readonly inflight = new Map<string, Promise<void>>()
+  private stopping = false
+  private wake: (() => void) | null = null
+  private loopDone: Promise<void> | null = null
+  private heartbeat: NodeJS.Timeout | null = null
+  private unlisten: (() => Promise<void>) | null = null
+  private readonly log: (line: string) => void
+
+  constructor(
+    private readonly db: Database,
+    private readonly opts: WorkerOptions = {},
+  ) {
+    this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+    this.store = new SagaStore(db)
+    this.defs = new DefinitionCache(db)
+    this.writer = new TransitionWriter(this.store, this.id)
+    this.concurrency = Math.max(1, opts.concurrency ?? 8)
+    this.leaseMs = opts.leaseMs ?? 30_000
+    this.pollMs = opts.pollMs ?? 1_000
+    this.log = opts.log ?? (() => {})
+  }
+
+  get active(): number {
+    return this.inflight.size
+  }
+
+  async start(): Promise<void> {
+    await this.db.query(
+      `INSERT INTO workers (id, host, pid, concurrency, sagactl_version) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL`,
+      [this.id, hostname(), process.pid, this.concurrency, this.opts.version ?? null],
+    )
+    try {
+      this.unlisten = await this.db.listen((payload) => {
+        // Only new or released work matters to an idle worker; its own transitions do not.
+        if (payload.includes('saga.created') || payload.includes('"event":"saga.resumed"') || payload.includes('"event":"saga.compensating"') || !payload.includes('changes')) this.poke()
+      })
+    } catch {
+      this.log('LISTEN unavailable: polling only')
+    }
+    const beat = Math.max(50, Math.floor(this.leaseMs / 3))
+    this.heartbeat = setInterval(() => void this.beat(), beat)
+    this.heartbeat.unref()
+    this.loopDone = this.loop()
+  }
+
+  /** Stops claiming, lets in-flight calls finish and write their outcome, then releases every lease. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.poke()
+    await this.loopDone
+    await Promise.allSettled(this.inflight.values())
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    await this.unlisten?.().catch(() => {})
+    await this.db.query(`UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND status IN ('pending', 'running', 'compensating')`, [this.id]).catch(() => {})
+    await this.db.query(`UPDATE workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {})
+  }
+
+  private poke(): void {
+    const w = this.wake
+    this.wake = null
+    w?.()
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null
+        resolve()
+      }, ms)
+      this.wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const free = this.concurrency - this.inflight.size
+      if (free <= 0) {
+        await this.sleep(this.pollMs)
+        continue
+      }
+      let claimed: Awaited<ReturnType<SagaStore['claim']>> = []
+      try {
+        claimed = await this.store.claim(this.id, this.leaseMs, free)
+      } catch (err) {
+        this.stats.errors++
+        this.log(`claim failed: ${(err as Error).message}`)
+        await this.sleep(this.pollMs)
+        continue
+      }
+      if (claimed.length === 0) {
+        await this.sleep(await this.idleFor())
+        continue
+      }
+      this.stats.claimed += claimed.length
+      const withHistory = claimed.filter((c) => c.saga.status !== 'pending').map((c) => c.saga.id)
+      const steps = await this.store.steps(withHistory).catch(() => null)
+      if (!steps) {
+        await this.store.release(this.id, claimed.map((c) => c.saga.id)).catch(() => {})
+        await this.sleep(this.pollMs)
+        continue
+      }
+      for (const c of claimed) {
+        const own = steps.filter((s) => s.sagaId === c.saga.id)
+        const run = this.runOne(c.saga, own, c.reclaimedFrom)
+        this.inflight.set(c.saga.id, run)
+      }
+    }
+  }
+
+  private async runOne(saga: Saga, steps: StepRecord[], reclaimedFrom: string | null): Promise<void> {
+    const ctx: RunnerContext = {
+      store: this.store,
+      writer: this.writer,
+      defsDir: this.opts.defsDir ?? process.cwd(),
+      env: this.opts.env,
+      draining: () => this.stopping,
+      onTransition: this.opts.onTransition,
+    }
+    try {
+      const def = await this.defs.get(saga.definition, saga.version)
+      const end: RunEnd = await runSaga(ctx, def.spec, saga, steps, reclaimedFrom)
+      this.stats[end]++
+    } catch (err) {
+      // The lease stays with this worker until it expires; then any worker retries from the last commit.
+      this.stats.errors++
+      this.log(`saga ${saga.id}: ${(err as Error).message}`)
+    } finally {
+      this.inflight.delete(saga.id)
+      this.poke()
+    }
+  }
+
+  /** Sleeps until the next retry falls due, or the poll interval, whichever comes first. */
+  private async idleFor(): Promise<number> {
+    const due = await this.store.nextDue().catch(() => null)
+    if (!due) return this.pollMs
+    return Math.min(this.pollMs, Math.max(5, due.getTime() - Date.now()))
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const ids = [...this.inflight.keys()]
+      await this.store.renewLeases(this.id, ids, this.leaseMs)
+      await this.db.query(`UPDATE workers SET heartbeat_at = now() WHERE id = $1`, [this.id])
+    } catch (err) {
+      this.log(`heartbeat failed: ${(err as Error).message}`)
+    }
+  }
+}
