@@ -1,0 +1,32 @@
+import { Args, Flags } from '@oclif/core'
+import { BaseCommand } from '../../cli/base-command.js'
+import { readJsonInput } from '../../cli/input.js'
+import { Engine } from '../../engine/engine.js'
+
+export default class SagaStart extends BaseCommand<typeof SagaStart> {
+  static override summary = 'Enqueue a saga; a worker runs it.'
+  static override description = 'Prints the saga id. With --key, starting twice returns the saga the first start created.'
+  static override examples = [
+    `<%= config.bin %> saga start order-checkout --input '{"customerId":"c-1","items":[{"sku":"sku-1","qty":1}],"amount":25}'`,
+    '<%= config.bin %> saga start order-checkout --input @order.json --key order-1042',
+  ]
+  static override args = {
+    definition: Args.string({ description: 'Definition name.', required: true }),
+  }
+  static override flags = {
+    input: Flags.string({ char: 'i', summary: 'Saga input: JSON, or @file.' }),
+    key: Flags.string({ summary: 'Idempotency key: the same key returns the same saga.' }),
+    version: Flags.integer({ summary: 'Definition version (default: the latest).', min: 1 }),
+  }
+
+  async run() {
+    const input = readJsonInput(this.flags.input)
+    const engine = new Engine(await this.db())
+    const { saga, created } = await engine.start(this.args.definition, input, { key: this.flags.key, version: this.flags.version })
+    if (!this.jsonEnabled()) {
+      this.log(saga.id)
+      if (!created) process.stderr.write(`key "${this.flags.key}" already started this saga (${saga.status})\n`)
+    }
+    return saga
+  }
+}

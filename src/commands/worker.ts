@@ -1,0 +1,55 @@
+import { resolve } from 'node:path'
+import { Flags } from '@oclif/core'
+import { BaseCommand } from '../cli/base-command.js'
+import { durationFlag } from '../cli/flags.js'
+import { Worker } from '../engine/worker.js'
+
+export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
+  static override summary = 'Run sagas: a long-running executor.'
+  static override description =
+    'Claims due sagas in batches (FOR UPDATE SKIP LOCKED), holds each under a lease renewed by heartbeat, runs up to --concurrency at once. Any number of workers on any number of hosts can share one database. SIGTERM or SIGINT: finish the calls in flight, hand the sagas back, exit 0.'
+  static override examples = [
+    '<%= config.bin %> worker',
+    '<%= config.bin %> worker --concurrency 32 --defs ./sagas',
+    'SAGACTL_DATABASE_URL=postgres://app@db/app <%= config.bin %> worker --lease 15s',
+  ]
+  static override flags = {
+    concurrency: Flags.integer({ char: 'c', summary: 'Sagas advanced at once.', default: 8, min: 1, max: 1000 }),
+    defs: Flags.string({ summary: 'Directory that module steps are resolved against.', default: '.' }),
+    lease: durationFlag({ summary: 'Lease length; a dead worker\'s sagas are taken over after it.', default: 30_000, defaultHelp: async () => '30s' }),
+    poll: durationFlag({ summary: 'Longest sleep between claims when no notification arrives.', default: 1_000, defaultHelp: async () => '1s' }),
+  }
+
+  async run() {
+    const db = await this.db({ max: Math.min(20, this.flags.concurrency + 4) })
+    const quiet = this.jsonEnabled()
+    const log = (line: string) => {
+      if (!quiet) process.stderr.write(`${new Date().toISOString()} ${line}\n`)
+    }
+    const worker = new Worker(db, {
+      concurrency: this.flags.concurrency,
+      defsDir: resolve(this.flags.defs),
+      leaseMs: this.flags.lease,
+      pollMs: this.flags.poll,
+      version: this.config.version,
+      log,
+      onTransition: (t) => {
+        const end = t.events.find((e) => e.type === 'saga.completed' || e.type === 'saga.compensated' || e.type === 'saga.suspended' || e.type === 'saga.failed')
+        if (end) log(`${end.type.slice(5)} ${t.sagaId}${t.saga.reason ? `: ${t.saga.reason}` : ''}`)
+      },
+    })
+    await worker.start()
+    log(`worker ${worker.id} started on ${db.displayUrl} (concurrency ${this.flags.concurrency})`)
+    await new Promise<void>((done) => {
+      const stop = () => {
+        log(`stopping: ${worker.active} saga(s) in flight`)
+        done()
+      }
+      process.once('SIGTERM', stop)
+      process.once('SIGINT', stop)
+    })
+    await worker.stop()
+    log(`stopped: claimed ${worker.stats.claimed}, rested ${worker.stats.rested}, handed back ${worker.stats.released}, lost ${worker.stats.lost}, errors ${worker.stats.errors}`)
+    return { id: worker.id, ...worker.stats }
+  }
+}
