@@ -1,0 +1,79 @@
+import { Flags } from '@oclif/core'
+import type { SagaFilter } from '../db/queries/sagas.js'
+import { parseDuration } from '../engine/duration.js'
+import { SAGA_STATUSES, type SagaStatus } from '../engine/types.js'
+
+/** A bad value is a usage error: oclif maps an error carrying `oclif.exit` to one (exit 2). */
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { oclif: { exit: 2 } })
+}
+
+/** A duration flag (`90s`, `10m`, `1h`, `1d`, or milliseconds), parsed to milliseconds. */
+export const durationFlag = Flags.custom<number>({
+  parse: async (input) => {
+    try {
+      return parseDuration(input)
+    } catch (err) {
+      throw usage((err as Error).message)
+    }
+  },
+})
+
+export const MAX_LIMIT = 1000
+
+/**
+ * The saga selection shared by `saga list` and the bulk operator commands (retry,
+ * compensate, abort by filter): one definition, so every command selects the same way.
+ */
+export const sagaFilterFlags = {
+  status: Flags.string({
+    summary: 'Only these statuses (repeat the flag or separate with commas).',
+    options: [...SAGA_STATUSES],
+    multiple: true,
+    delimiter: ',',
+    helpGroup: 'FILTER',
+  }),
+  def: Flags.string({ summary: 'Only sagas of this definition.', helpGroup: 'FILTER' }),
+  version: Flags.integer({ summary: 'Only this version of the definition (with --def).', min: 1, dependsOn: ['def'], helpGroup: 'FILTER' }),
+  since: durationFlag({ summary: 'Only sagas created in this last period, e.g. 1h or 2d.', helpGroup: 'FILTER' }),
+  stuck: Flags.boolean({
+    summary: 'Only stuck sagas: running or compensating with no progress, or pending and not picked up, for --stuck-after.',
+    helpGroup: 'FILTER',
+  }),
+  'stuck-after': durationFlag({ summary: 'How long without progress counts as stuck.', default: 600_000, defaultHelp: async () => '10m', helpGroup: 'FILTER' }),
+  failing: Flags.boolean({ summary: 'Only sagas still running or compensating whose latest call failed (retrying).', helpGroup: 'FILTER' }),
+  error: Flags.string({ summary: 'Only sagas whose last error or reason contains this text (case-insensitive).', helpGroup: 'FILTER' }),
+}
+
+export const pageFlags = {
+  limit: Flags.integer({ summary: `Rows per page (at most ${MAX_LIMIT}).`, default: 50, min: 1, max: MAX_LIMIT }),
+  after: Flags.string({ summary: 'Continue after this id: the "next" cursor of the previous page.' }),
+}
+
+export interface SagaFilterFlagValues {
+  status?: string[]
+  def?: string
+  version?: number
+  since?: number
+  stuck?: boolean
+  'stuck-after'?: number
+  failing?: boolean
+  error?: string
+}
+
+export function filterFromFlags(flags: SagaFilterFlagValues, now: Date = new Date()): SagaFilter {
+  const filter: SagaFilter = {}
+  if (flags.status?.length) filter.status = [...new Set(flags.status)] as SagaStatus[]
+  if (flags.def !== undefined) filter.definition = flags.def
+  if (flags.version !== undefined) filter.version = flags.version
+  if (flags.since !== undefined) filter.since = new Date(now.getTime() - flags.since)
+  if (flags.stuck) filter.stuckAfterMs = flags['stuck-after'] ?? 600_000
+  if (flags.failing) filter.failing = true
+  if (flags.error !== undefined && flags.error !== '') filter.error = flags.error
+  return filter
+}
+
+/** True when the filter selects something narrower than every saga: bulk commands refuse an empty one. */
+export function isFilterEmpty(filter: SagaFilter): boolean {
+  return Object.keys(filter).length === 0
+}

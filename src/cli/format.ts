@@ -1,0 +1,149 @@
+import { formatDuration } from '../engine/duration.js'
+import type { AuditEntry, Intervention, Saga, SagaEvent, StepRecord } from '../engine/types.js'
+import { color, isoOrEmpty, status, table } from './render.js'
+
+/**
+ * A lone id shortened to its first 13 characters: a UUIDv7's whole millisecond
+ * timestamp, so it is unique unless two sagas were created in the same millisecond.
+ */
+export function shortId(id: string): string {
+  return id.slice(0, 13)
+}
+
+/**
+ * The shortest leading form of each id that no other id in `ids` shares, at least 8
+ * characters, so a column of ids stays narrow and each can be pasted back as a prefix.
+ * UUIDv7s created in the same minute share their first 8 characters and those in the same
+ * millisecond their first 13: the form grows as far as the rows need, never ending on a dash.
+ */
+export function shortIds(ids: string[], min = 8): Map<string, string> {
+  const sorted = [...new Set(ids)].sort()
+  const common = (a: string | undefined, b: string): number => {
+    if (a === undefined) return 0
+    let i = 0
+    while (i < a.length && i < b.length && a[i] === b[i]) i++
+    return i
+  }
+  const out = new Map<string, string>()
+  sorted.forEach((id, i) => {
+    let n = Math.max(min, Math.max(common(sorted[i - 1], id), common(sorted[i + 1], id)) + 1)
+    if (id[n - 1] === '-') n++
+    out.set(id, id.slice(0, Math.min(n, id.length)))
+  })
+  return out
+}
+
+/** `12s ago`, `5m ago`, `3h ago`, `2d ago`; a future time is `in 5m`. */
+export function age(date: Date | null | undefined, now: Date = new Date()): string {
+  if (!date) return ''
+  const diff = now.getTime() - date.getTime()
+  const s = Math.floor(Math.abs(diff) / 1000)
+  const text = s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86_400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86_400)}d`
+  return diff >= 0 ? `${text} ago` : `in ${text}`
+}
+
+export function duration(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '' : formatDuration(ms)
+}
+
+/** One line of at most `n` characters: error texts carry newlines and stack-like tails. */
+export function truncate(text: string | null | undefined, n: number): string {
+  if (!text) return ''
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length <= n ? line : `${line.slice(0, Math.max(0, n - 1))}…`
+}
+
+const when = (d: Date | null, now: Date): string => (d ? `${isoOrEmpty(d)} (${age(d, now)})` : '')
+
+function keyValues(pairs: Array<[string, string | null | undefined]>): string {
+  const shown = pairs.filter(([, v]) => v !== null && v !== undefined && v !== '')
+  const width = Math.max(...shown.map(([k]) => k.length))
+  return shown.map(([k, v]) => `${color.dim(k.padEnd(width))}  ${v}`).join('\n')
+}
+
+export function sagaHeader(saga: Saga, now: Date = new Date()): string {
+  return keyValues([
+    ['saga', saga.id],
+    ['definition', `${saga.definition}@${saga.version}`],
+    ['status', status(saga.status)],
+    ['step', saga.currentStep === null ? null : `${saga.currentStep} (#${saga.stepIndex ?? '?'})`],
+    ['created', when(saga.createdAt, now)],
+    ['updated', when(saga.updatedAt, now)],
+    ['finished', when(saga.finishedAt, now)],
+    ['deadline', saga.finishedAt ? null : when(saga.deadlineAt, now)],
+    ['next run', saga.finishedAt ? null : when(saga.dueAt, now)],
+    ['key', saga.key],
+    ['reason', saga.reason],
+    ['last error', saga.lastError ? color.red(saga.lastError) : null],
+  ])
+}
+
+/**
+ * Steps in the order they ran: actions forward, then compensations in the saga's plan
+ * order (reverse step order when there is no plan), so the table reads as a timeline.
+ */
+export function timelineOrder(steps: StepRecord[], saga: Pick<Saga, 'compensationPlan'>): StepRecord[] {
+  const actions = steps.filter((s) => s.phase === 'action').sort((a, b) => a.index - b.index)
+  const plan = saga.compensationPlan ?? []
+  const rank = (s: StepRecord) => {
+    const i = plan.indexOf(s.index)
+    return i === -1 ? plan.length + (1_000_000 - s.index) : i
+  }
+  const compensations = steps.filter((s) => s.phase === 'compensation').sort((a, b) => rank(a) - rank(b))
+  return [...actions, ...compensations]
+}
+
+function stepDuration(s: StepRecord, now: Date): string {
+  if (!s.startedAt) return ''
+  if (s.finishedAt) return duration(s.finishedAt.getTime() - s.startedAt.getTime())
+  return s.status === 'running' ? `${duration(now.getTime() - s.startedAt.getTime())}…` : ''
+}
+
+export function stepsTable(steps: StepRecord[], saga: Pick<Saga, 'compensationPlan'>, now: Date = new Date()): string {
+  return table(
+    ['phase', '#', 'step', 'status', 'attempts', 'duration', 'last error'],
+    timelineOrder(steps, saga).map((s) => [s.phase, s.index, s.name, status(s.status), s.attempts, stepDuration(s, now), truncate(s.lastError, 60)]),
+  )
+}
+
+export function interventionBlock(i: Intervention, now: Date = new Date()): string {
+  return keyValues([
+    ['intervention', i.id],
+    ['status', status(i.status)],
+    ['saga', i.sagaId],
+    ['step', i.step ? `${i.step}${i.phase ? ` (${i.phase})` : ''}` : null],
+    ['reason', i.reason],
+    ['opened', when(i.createdAt, now)],
+    ['resolved', i.resolvedAt ? `${when(i.resolvedAt, now)} by ${i.resolvedBy ?? 'unknown'}` : null],
+    ['action', i.action],
+    ['note', i.note],
+  ])
+}
+
+export function auditTable(entries: AuditEntry[]): string {
+  return table(
+    ['at', 'operator', 'action', 'reason'],
+    entries.map((a) => [isoOrEmpty(a.at), a.operator, a.action, truncate(a.reason, 60)]),
+  )
+}
+
+/** An event's data as `key=value` pairs, strings unquoted: one readable line. */
+export function eventDetails(data: Record<string, unknown> | null, n = 80): string {
+  if (!data) return ''
+  const parts = Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+  return truncate(parts.join(' '), n)
+}
+
+export const EVENT_HEAD = ['time', 'type', 'step', 'phase', 'attempt', 'details']
+
+export function eventCells(e: SagaEvent): string[] {
+  return [isoOrEmpty(e.at), e.type, e.step ?? '', e.phase ?? '', e.attempt === null ? '' : String(e.attempt), eventDetails(e.data)]
+}
+
+/** One event as a line for streaming, where a table cannot grow row by row. */
+export function eventLine(e: SagaEvent): string {
+  const [at, type, step, phase, attempt, details] = eventCells(e)
+  const typeText = type!.padEnd(22)
+  const colored = type!.endsWith('failed') ? color.red(typeText) : type!.endsWith('succeeded') || type === 'saga.completed' ? color.green(typeText) : typeText
+  return [color.dim(at!), colored, step!.padEnd(20), phase!.padEnd(12), attempt!.padStart(3), details].join(' ').trimEnd()
+}

@@ -1,0 +1,49 @@
+import { BaseCommand } from '../../cli/base-command.js'
+import { filterFromFlags, pageFlags, sagaFilterFlags } from '../../cli/flags.js'
+import { age, shortIds, truncate } from '../../cli/format.js'
+import { color, status, table } from '../../cli/render.js'
+import { listSagas } from '../../db/queries/sagas.js'
+
+export default class SagaList extends BaseCommand<typeof SagaList> {
+  static override summary = 'List sagas, newest first.'
+  static override description =
+    'Filters combine (all must match). Pages are keyset-paginated: pass the printed "next" id to --after for the following page. Ids can be shortened to any unique prefix in other commands.'
+  static override examples = [
+    '<%= config.bin %> saga list',
+    '<%= config.bin %> saga list --status running,compensating --def order-checkout',
+    '<%= config.bin %> saga list --stuck --stuck-after 5m',
+    '<%= config.bin %> saga list --failing --since 1h',
+    '<%= config.bin %> saga list --status failed --error timeout --json',
+    '<%= config.bin %> saga list --limit 100 --after 0193a1b2-…',
+  ]
+  static override flags = { ...sagaFilterFlags, ...pageFlags }
+
+  async run() {
+    const db = await this.db()
+    const now = new Date()
+    const page = await listSagas(db, filterFromFlags(this.flags, now), { limit: this.flags.limit, after: this.flags.after })
+    if (!this.jsonEnabled()) {
+      if (page.items.length === 0) {
+        this.log(this.flags.after ? 'no more sagas match' : 'no sagas match')
+        return page
+      }
+      const ids = shortIds(page.items.map((s) => s.id))
+      this.log(
+        table(
+          ['id', 'definition', 'status', 'step', 'age', 'updated', 'last error'],
+          page.items.map((s) => [
+            ids.get(s.id),
+            `${s.definition}@${s.version}`,
+            status(s.status),
+            s.currentStep ?? '',
+            age(s.createdAt, now),
+            age(s.updatedAt, now),
+            color.red(truncate(s.lastError ?? (s.status === 'failed' || s.status === 'suspended' ? s.reason : null), 50)),
+          ]),
+        ),
+      )
+      this.log(`${page.items.length} shown${page.next ? `; more: --after ${page.next}` : ''}`)
+    }
+    return page
+  }
+}
