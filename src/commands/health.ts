@@ -1,0 +1,95 @@
+import { Flags } from '@oclif/core'
+import { BaseCommand } from '../cli/base-command.js'
+import { durationFlag } from '../cli/flags.js'
+import { color, table } from '../cli/render.js'
+import type { Config } from '../config.js'
+import { checkHealth, DEFAULT_THRESHOLDS, type HealthThresholds } from '../db/queries/health.js'
+import { parseDuration } from '../engine/duration.js'
+import { ExitCode, UsageError } from '../errors.js'
+
+type HealthConfig = NonNullable<Config['health']>
+
+function configDuration(cfg: HealthConfig, key: 'stuckAfter' | 'longRunningAfter' | 'maxCompensationDuration'): number | undefined {
+  const v = cfg[key]
+  if (v === undefined) return undefined
+  try {
+    return parseDuration(v)
+  } catch (err) {
+    throw new UsageError(`sagactl.yaml: health.${key}: ${(err as Error).message}`)
+  }
+}
+
+export default class Health extends BaseCommand<typeof Health> {
+  static override summary = 'Check the saga system: active, long-running and stuck sagas, interventions, workers, alert rules.'
+  static override description =
+    'Exit 0 when every alert rule holds, 8 when one fails (each failing rule is one line on stderr, prefixed UNHEALTHY:). ' +
+    'Rules: compensation success in the last hour at least --min-compensation-success (only once a compensation has ended ' +
+    'in that hour); open interventions at most --max-open-interventions; no compensation running, or ended in the last ' +
+    'hour, slower than --max-compensation-duration; a live worker whenever sagas are active. Thresholds come from the ' +
+    'flags, else the health: section of sagactl.yaml (stuckAfter, longRunningAfter, minCompensationSuccess, ' +
+    'maxOpenInterventions, maxCompensationDuration), else the defaults shown.'
+  static override examples = [
+    '<%= config.bin %> health',
+    '<%= config.bin %> health --json',
+    '<%= config.bin %> health --max-open-interventions 0 --min-compensation-success 0.99',
+    '<%= config.bin %> health || page-oncall "sagactl unhealthy"',
+  ]
+  static override flags = {
+    'stuck-after': durationFlag({ summary: 'No progress for this long counts as stuck [default: 10m].' }),
+    'long-running-after': durationFlag({ summary: 'Active for longer than this counts as long-running [default: 5m].' }),
+    'min-compensation-success': Flags.custom<number>({
+      summary: 'Alert when compensated / ended compensations in the last hour falls below this (0..1) [default: 0.9].',
+      parse: async (input) => {
+        const n = Number(input)
+        if (input.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw Object.assign(new Error(`--min-compensation-success must be between 0 and 1, got "${input}"`), { oclif: { exit: 2 } })
+        return n
+      },
+    })(),
+    'max-open-interventions': Flags.integer({ summary: 'Alert when more interventions than this are open [default: 10].', min: 0 }),
+    'max-compensation-duration': durationFlag({ summary: 'Alert when a compensation takes longer than this [default: 5m].' }),
+    'worker-liveness': durationFlag({ summary: 'A worker is live when its heartbeat is younger than this.', default: DEFAULT_THRESHOLDS.workerLivenessMs, defaultHelp: async () => '30s' }),
+  }
+
+  private thresholds(): HealthThresholds {
+    const cfg = this.settings.health ?? {}
+    const f = this.flags
+    return {
+      stuckAfterMs: f['stuck-after'] ?? configDuration(cfg, 'stuckAfter') ?? DEFAULT_THRESHOLDS.stuckAfterMs,
+      longRunningAfterMs: f['long-running-after'] ?? configDuration(cfg, 'longRunningAfter') ?? DEFAULT_THRESHOLDS.longRunningAfterMs,
+      minCompensationSuccess: f['min-compensation-success'] ?? cfg.minCompensationSuccess ?? DEFAULT_THRESHOLDS.minCompensationSuccess,
+      maxOpenInterventions: f['max-open-interventions'] ?? cfg.maxOpenInterventions ?? DEFAULT_THRESHOLDS.maxOpenInterventions,
+      maxCompensationDurationMs: f['max-compensation-duration'] ?? configDuration(cfg, 'maxCompensationDuration') ?? DEFAULT_THRESHOLDS.maxCompensationDurationMs,
+      workerLivenessMs: f['worker-liveness'],
+    }
+  }
+
+  async run() {
+    const thresholds = this.thresholds()
+    const db = await this.db()
+    const report = await checkHealth(db, thresholds)
+    if (!this.jsonEnabled()) {
+      const mark = (ok: boolean) => (ok ? color.green('ok') : color.red('FAIL'))
+      this.log(
+        table(
+          ['check', 'value'],
+          [
+            ['active sagas', report.active],
+            ['long-running', report.longRunning ? color.yellow(String(report.longRunning)) : 0],
+            ['stuck', report.stuck ? color.red(String(report.stuck)) : 0],
+            ['open interventions', report.openInterventions],
+            ['live workers', report.liveWorkers],
+          ],
+        ),
+      )
+      this.log(table(['rule', 'state', 'detail'], report.rules.map((r) => [r.name, mark(r.ok), r.message])))
+      if (report.stuck > 0) this.log(`stuck sagas: sagactl saga list --stuck --stuck-after ${Math.round(thresholds.stuckAfterMs / 1000)}s`)
+      this.log(report.healthy ? color.green('healthy') : color.red('unhealthy'))
+    }
+    if (!report.healthy) {
+      // Returned rather than thrown, so --json still prints the whole document.
+      for (const r of report.rules.filter((x) => !x.ok)) process.stderr.write(`UNHEALTHY: ${r.message}\n`)
+      process.exitCode = ExitCode.unhealthy
+    }
+    return report
+  }
+}

@@ -1,0 +1,226 @@
+import { formatDuration } from '../../engine/duration.js'
+import type { SagaStatus } from '../../engine/types.js'
+import type { Queryable } from '../types.js'
+
+/**
+ * Current-state reads: `sagactl health` and the Prometheus gauges. Every query reads
+ * active or open rows through an index (active sagas are few; finished ones are only
+ * read through the finished_at index, bounded to a recent window).
+ */
+
+export interface HealthThresholds {
+  stuckAfterMs: number
+  longRunningAfterMs: number
+  /** 0..1: compensated / compensations that ended in the last hour. */
+  minCompensationSuccess: number
+  maxOpenInterventions: number
+  maxCompensationDurationMs: number
+  /** A worker is live when not stopped and its heartbeat is younger than this. */
+  workerLivenessMs: number
+}
+
+export const DEFAULT_THRESHOLDS: HealthThresholds = {
+  stuckAfterMs: 10 * 60_000,
+  longRunningAfterMs: 5 * 60_000,
+  minCompensationSuccess: 0.9,
+  maxOpenInterventions: 10,
+  maxCompensationDurationMs: 5 * 60_000,
+  workerLivenessMs: 30_000,
+}
+
+/** The alert rules look back this far for finished compensations. */
+export const RULE_WINDOW = '1 hour'
+
+export interface HealthSnapshot {
+  active: number
+  longRunning: number
+  stuck: number
+  openInterventions: number
+  liveWorkers: number
+  /** Compensations that ended in the last hour, and how many of them rolled back cleanly. */
+  compensationsEnded: number
+  compensationsSucceeded: number
+  /** Compensations running, or finished in the last hour, slower than the threshold. */
+  slowCompensations: number
+  longestCompensationMs: number | null
+  longestCompensationSaga: string | null
+}
+
+const ms = (param: string) => `make_interval(secs => ${param}::float8 / 1000)`
+
+export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise<HealthSnapshot> {
+  const res = await q.query<HealthSnapshot>(
+    `WITH a AS (
+       SELECT count(*)::int AS active,
+         count(*) FILTER (WHERE created_at < now() - ${ms('$1')})::int AS long_running,
+         -- counted as "saga list --stuck" counts: a pending saga late on due_at, an active one not updated
+         count(*) FILTER (WHERE CASE WHEN status = 'pending' THEN due_at < now() - ${ms('$2')} ELSE updated_at < now() - ${ms('$2')} END)::int AS stuck
+       FROM sagas WHERE status IN ('pending', 'running', 'compensating')
+     ), c AS (
+       SELECT count(*)::int AS ended, count(*) FILTER (WHERE status = 'compensated')::int AS succeeded
+       FROM sagas
+       WHERE comp_plan IS NOT NULL AND (
+         (status IN ('compensated', 'failed') AND finished_at > now() - interval '${RULE_WINDOW}')
+         OR (status = 'suspended' AND updated_at > now() - interval '${RULE_WINDOW}'))
+     ), d AS (
+       -- two branches, so the finished ones are found through finished_at alone: "IS TRUE"
+       -- keeps the planner from also walking every compensated saga in sagas_status_id
+       SELECT s.id, now() - (SELECT max(e.at) FROM events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating') AS took
+       FROM sagas s WHERE s.status = 'compensating'
+       UNION ALL
+       SELECT s.id, s.finished_at - (SELECT max(e.at) FROM events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating')
+       FROM sagas s WHERE s.finished_at > now() - interval '${RULE_WINDOW}' AND (s.status = 'compensated') IS TRUE
+     ), slow AS (
+       SELECT count(*) FILTER (WHERE took > ${ms('$3')})::int AS slow,
+         (extract(epoch FROM max(took)) * 1000)::float8 AS longest_ms,
+         (array_agg(id::text ORDER BY took DESC))[1] AS longest_saga
+       FROM d WHERE took IS NOT NULL
+     )
+     SELECT a.active, a.long_running AS "longRunning", a.stuck,
+       (SELECT count(*)::int FROM interventions WHERE status = 'open') AS "openInterventions",
+       (SELECT count(*)::int FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - ${ms('$4')}) AS "liveWorkers",
+       c.ended AS "compensationsEnded", c.succeeded AS "compensationsSucceeded",
+       slow.slow AS "slowCompensations", slow.longest_ms AS "longestCompensationMs", slow.longest_saga AS "longestCompensationSaga"
+     FROM a, c, slow`,
+    [t.longRunningAfterMs, t.stuckAfterMs, t.maxCompensationDurationMs, t.workerLivenessMs],
+  )
+  const row = res.rows[0]!
+  return { ...row, longestCompensationMs: row.longestCompensationMs === null ? null : Number(row.longestCompensationMs) }
+}
+
+export interface HealthRule {
+  name: 'compensation-success' | 'open-interventions' | 'compensation-duration' | 'live-workers'
+  ok: boolean
+  value: number | null
+  threshold: number
+  message: string
+}
+
+export interface HealthReport {
+  healthy: boolean
+  active: number
+  longRunning: number
+  stuck: number
+  openInterventions: number
+  liveWorkers: number
+  rules: HealthRule[]
+}
+
+const pct = (v: number) => `${Number((v * 100).toFixed(1))}%`
+
+/** The alert rules of SPEC.md section 5, as a pure function of one snapshot. */
+export function healthRules(s: HealthSnapshot, t: HealthThresholds): HealthRule[] {
+  const rules: HealthRule[] = []
+
+  const rate = s.compensationsEnded === 0 ? null : s.compensationsSucceeded / s.compensationsEnded
+  rules.push({
+    name: 'compensation-success',
+    ok: rate === null || rate >= t.minCompensationSuccess,
+    value: rate,
+    threshold: t.minCompensationSuccess,
+    message:
+      rate === null
+        ? 'no compensation ended in the last hour'
+        : rate < t.minCompensationSuccess
+          ? `compensation success ${pct(rate)} < ${pct(t.minCompensationSuccess)} in the last hour (${s.compensationsSucceeded} of ${s.compensationsEnded})`
+          : `compensation success ${pct(rate)} in the last hour (${s.compensationsSucceeded} of ${s.compensationsEnded})`,
+  })
+
+  const tooMany = s.openInterventions > t.maxOpenInterventions
+  rules.push({
+    name: 'open-interventions',
+    ok: !tooMany,
+    value: s.openInterventions,
+    threshold: t.maxOpenInterventions,
+    message: tooMany
+      ? `open interventions ${s.openInterventions} > ${t.maxOpenInterventions}`
+      : `open interventions ${s.openInterventions} (max ${t.maxOpenInterventions})`,
+  })
+
+  const limit = formatDuration(t.maxCompensationDurationMs)
+  rules.push({
+    name: 'compensation-duration',
+    ok: s.slowCompensations === 0,
+    value: s.longestCompensationMs,
+    threshold: t.maxCompensationDurationMs,
+    message:
+      s.slowCompensations > 0
+        ? `${s.slowCompensations} compensation(s) slower than ${limit}, longest ${formatDuration(s.longestCompensationMs ?? 0)} (saga ${s.longestCompensationSaga})`
+        : s.longestCompensationMs === null
+          ? 'no compensation running or ended in the last hour'
+          : `longest compensation ${formatDuration(s.longestCompensationMs)} (max ${limit})`,
+  })
+
+  const orphaned = s.liveWorkers === 0 && s.active > 0
+  rules.push({
+    name: 'live-workers',
+    ok: !orphaned,
+    value: s.liveWorkers,
+    threshold: 1,
+    message: orphaned ? `no live worker while ${s.active === 1 ? '1 saga is' : `${s.active} sagas are`} active` : `${s.liveWorkers} live worker(s), ${s.active} active saga(s)`,
+  })
+  return rules
+}
+
+export async function checkHealth(q: Queryable, t: HealthThresholds): Promise<HealthReport> {
+  const s = await healthSnapshot(q, t)
+  const rules = healthRules(s, t)
+  return {
+    healthy: rules.every((r) => r.ok),
+    active: s.active,
+    longRunning: s.longRunning,
+    stuck: s.stuck,
+    openInterventions: s.openInterventions,
+    liveWorkers: s.liveWorkers,
+    rules,
+  }
+}
+
+// ---- the Prometheus gauges ----
+
+export interface SagaCount {
+  status: SagaStatus
+  definition: string
+  count: number
+}
+
+/**
+ * Active and suspended sagas are counted fully; finished ones only when they finished
+ * in the last `finishedWithinMs`, because that table only grows.
+ */
+export async function sagaCounts(q: Queryable, finishedWithinMs: number): Promise<{ counts: SagaCount[]; definitions: string[] }> {
+  const counts = await q.query<SagaCount>(
+    `SELECT status, definition, count(*)::int AS count FROM sagas
+       WHERE status IN ('pending', 'running', 'compensating', 'suspended') GROUP BY status, definition
+     UNION ALL
+     SELECT status, definition, count(*)::int FROM sagas
+       WHERE finished_at > now() - ${ms('$1')} AND status IN ('completed', 'compensated', 'failed') GROUP BY status, definition`,
+    [finishedWithinMs],
+  )
+  const defs = await q.query<{ name: string }>(`SELECT DISTINCT name FROM definitions`)
+  const definitions = [...new Set([...defs.rows.map((r) => r.name), ...counts.rows.map((r) => r.definition)])].sort()
+  return { counts: counts.rows, definitions }
+}
+
+export interface WorkerHeartbeat {
+  id: string
+  host: string
+  ageSeconds: number
+  live: boolean
+}
+
+/** Workers not stopped, heard from in the last day (a crashed worker stays visible, with its age growing, for that long). */
+export async function workerHeartbeats(q: Queryable, livenessMs: number): Promise<WorkerHeartbeat[]> {
+  const res = await q.query<WorkerHeartbeat>(
+    `SELECT id, host, extract(epoch FROM now() - heartbeat_at)::float8 AS "ageSeconds", heartbeat_at > now() - ${ms('$1')} AS live
+     FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '1 day'
+     ORDER BY heartbeat_at DESC LIMIT 1000`,
+    [livenessMs],
+  )
+  return res.rows.map((r) => ({ ...r, ageSeconds: Number(r.ageSeconds) }))
+}
+
+export async function openInterventionCount(q: Queryable): Promise<number> {
+  const res = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM interventions WHERE status = 'open'`)
+  return res.rows[0]?.n ?? 0
+}
