@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { channelFor, quoteIdent, type Database, type Queryable, type QueryResult } from './types.js'
+import { channelFor, quoteIdent, type Database, type Queryable, type QueryOptions, type QueryResult } from './types.js'
 import { mapDriverError } from './errors.js'
 import { redactUrl } from './redact.js'
 
@@ -44,9 +44,9 @@ export class PgDatabase implements Database {
     return mapDriverError(err, this.displayUrl, this.schema)
   }
 
-  async query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+  async query<R = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>> {
     try {
-      const res = await this.pool.query(sql, params as unknown[])
+      const res = await this.pool.query({ text: sql, values: params as unknown[], name: opts?.name })
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 }
     } catch (err) {
       throw this.map(err)
@@ -69,8 +69,8 @@ export class PgDatabase implements Database {
       throw this.map(err)
     }
     const tx: Queryable = {
-      query: async <R>(sql: string, params?: unknown[]) => {
-        const res = await client.query(sql, params as unknown[])
+      query: async <R>(sql: string, params?: unknown[], opts?: QueryOptions) => {
+        const res = await client.query({ text: sql, values: params as unknown[], name: opts?.name })
         return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 }
       },
     }

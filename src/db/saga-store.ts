@@ -14,7 +14,7 @@ const TRANSITION_SQL = `
 WITH x AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     id uuid, expected_revision int, status text, step_index int, step_name text, due text, due_at timestamptz,
-    release boolean, set_plan boolean, comp_plan int[], last_error text, set_reason boolean, reason text, finished boolean)
+    release boolean, set_plan boolean, comp_plan int[], last_error text, set_reason boolean, reason text, finished boolean, last_event text)
 ), su AS (
   UPDATE sagas s SET
     status = x.status,
@@ -31,7 +31,7 @@ WITH x AS (
   FROM x
   WHERE s.id = x.id
     AND CASE WHEN x.expected_revision IS NULL THEN s.lease_owner = $2 ELSE s.revision = x.expected_revision END
-  RETURNING s.id, s.status, s.step_name
+  RETURNING s.id, s.status, s.step_name, x.last_event
 ), st AS (
   INSERT INTO steps AS t (saga_id, step_index, phase, name, status, attempts, output, last_error, error_kind, started_at, finished_at, updated_at)
   SELECT y.saga_id, y.step_index, y.phase, y.name, y.status, y.attempts, y.output, y.last_error, y.error_kind,
@@ -67,10 +67,9 @@ WITH x AS (
 )
 SELECT su.id, pg_notify($7, (
   SELECT CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
-    ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', a.status, 'event', e.type, 'step', a.step_name)))
+    ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', a.status, 'event', a.last_event, 'step', a.step_name)))
   END::text
   FROM su a
-  LEFT JOIN LATERAL (SELECT z.type FROM jsonb_to_recordset($4::jsonb) AS z(ord int, saga_id uuid, type text) WHERE z.saga_id = a.id ORDER BY z.ord DESC LIMIT 1) e ON true
 )) AS notified
 FROM su`
 
@@ -146,6 +145,7 @@ export class SagaStore {
        FROM c WHERE s.id = c.id
        RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`,
       [workerId, leaseMs, limit, onlyId ?? null],
+      { name: 'sagactl_claim' },
     )
     return res.rows.map((r) => ({
       saga: toSaga(r),
@@ -185,6 +185,7 @@ export class SagaStore {
         set_reason: c.reason !== undefined,
         reason: c.reason ?? null,
         finished: c.finished ?? false,
+        last_event: t.events.at(-1)?.type ?? null,
       })
       for (const s of t.steps) {
         steps.push({
@@ -215,7 +216,7 @@ export class SagaStore {
       JSON.stringify(opens),
       JSON.stringify(resolves),
       this.channel,
-    ])
+    ], { name: 'sagactl_transition' })
     return new Set(res.rows.map((r) => r.id))
   }
 

@@ -4,8 +4,13 @@ export interface QueryResult<R> {
   rowCount: number
 }
 
+export interface QueryOptions {
+  /** Prepares the statement once per connection under this name (the hot path skips planning). */
+  name?: string
+}
+
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>>
 }
 
 export type DriverKind = 'pg' | 'pglite'
