@@ -7,7 +7,7 @@ import { applyDefinition, getDefinition } from '../../db/definitions.js'
 import type { Problem } from '../../engine/definition.js'
 import { currentOperator } from '../../engine/operator.js'
 import { InvalidDefinitionError, UsageError } from '../../errors.js'
-import { formatProblem, loadDefinitionFile, type LoadedDefinition } from './validate.js'
+import { formatProblem, loadDefinitionFile, type LoadedDefinition } from '../../cli/definition-file.js'
 
 const DEFINITION_FILE = /\.(ya?ml|json)$/i
 

@@ -1,38 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { Args } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { color } from '../../cli/render.js'
-import { definitionChecksum, parseDefinition, type Problem, type SagaDefinition } from '../../engine/definition.js'
-import { UsageError } from '../../errors.js'
-
-export interface LoadedDefinition {
-  file: string
-  text: string
-  definition?: SagaDefinition
-  checksum?: string
-  problems: Problem[]
-}
-
-/** Reads and checks one definition file; the problems carry the path exactly as the user wrote it. */
-export function loadDefinitionFile(file: string): LoadedDefinition {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message
-    throw new UsageError(`cannot read ${file}: ${why}`)
-  }
-  const parsed = parseDefinition(text, file)
-  return {
-    file,
-    text,
-    problems: parsed.problems,
-    ...(parsed.definition ? { definition: parsed.definition, checksum: definitionChecksum(parsed.source) } : {}),
-  }
-}
-
-export const formatProblem = (p: Problem): string => `${p.file}:${p.line}:${p.col} ${p.message}`
+import { formatProblem, loadDefinitionFile } from '../../cli/definition-file.js'
 
 export default class DefValidate extends BaseCommand<typeof DefValidate> {
   static override summary = 'Check a definition file without touching the database.'
