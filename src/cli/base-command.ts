@@ -25,9 +25,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     schema: Flags.string({ helpGroup: 'GLOBAL', summary: `Schema holding sagactl's tables [default: ${DEFAULT_SCHEMA}].` }),
   }
 
+  /** Read commands spread these into their flags: monitoring reads may go to a replica. */
+  static readFlags = {
+    'read-database-url': Flags.string({
+      helpGroup: 'GLOBAL',
+      summary: 'A replica for this read-only command (else SAGACTL_READ_DATABASE_URL, database.readUrl in sagactl.yaml, or the main database).',
+    }),
+  }
+
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   private database?: Database
+  private readDatabase?: Database
   private cachedConfig?: Config
 
   public override async init(): Promise<void> {
@@ -65,6 +74,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.database
   }
 
+  /** The database for reads: the replica when one is configured, else the main database. */
+  protected async readDb(): Promise<Database> {
+    const flags = this.flags as { 'read-database-url'?: string }
+    const url = flags['read-database-url'] ?? process.env.SAGACTL_READ_DATABASE_URL ?? this.settings.database?.readUrl
+    if (!url) return this.db()
+    if (!this.readDatabase) {
+      this.readDatabase = await openDatabase({ url, schema: this.schemaName() })
+      await assertSchemaReady(this.readDatabase)
+    }
+    return this.readDatabase
+  }
+
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     const error = toSagactlError(err)
     process.exitCode = error.exitCode
@@ -77,6 +98,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async finally(err: Error | undefined): Promise<void> {
     await this.database?.close().catch(() => {})
+    await this.readDatabase?.close().catch(() => {})
     await super.finally(err)
   }
 }

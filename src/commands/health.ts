@@ -35,6 +35,7 @@ export default class Health extends BaseCommand<typeof Health> {
     '<%= config.bin %> health || page-oncall "sagactl unhealthy"',
   ]
   static override flags = {
+    ...BaseCommand.readFlags,
     'stuck-after': durationFlag({ summary: 'No progress for this long counts as stuck [default: 10m].' }),
     'long-running-after': durationFlag({ summary: 'Active for longer than this counts as long-running [default: 5m].' }),
     'min-compensation-success': Flags.custom<number>({
@@ -65,7 +66,7 @@ export default class Health extends BaseCommand<typeof Health> {
 
   async run() {
     const thresholds = this.thresholds()
-    const db = await this.db()
+    const db = await this.readDb()
     const report = await checkHealth(db, thresholds)
     if (!this.jsonEnabled()) {
       const mark = (ok: boolean) => (ok ? color.green('ok') : color.red('FAIL'))

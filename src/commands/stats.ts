@@ -30,12 +30,13 @@ export default class Stats extends BaseCommand<typeof Stats> {
     '<%= config.bin %> stats --since 7d --json',
   ]
   static override flags = {
+    ...BaseCommand.readFlags,
     since: durationFlag({ summary: 'The period: sagas created in the last 1h, 24h, 7d, ...', default: 86_400_000, defaultHelp: async () => '24h' }),
     def: Flags.string({ summary: 'Only sagas of this definition.' }),
   }
 
   async run() {
-    const db = await this.db()
+    const db = await this.readDb()
     const s = await sagaStats(db, { sinceMs: this.flags.since, definition: this.flags.def })
     const out = {
       since: s.since.toISOString(),

@@ -36,6 +36,19 @@ describe.runIf(pgUrl)('db commands on the real server', () => {
     expect(JSON.parse(status.stdout).migrations[0].state).toBe('pending')
   })
 
+  it('read commands go to --read-database-url and never touch the primary', async () => {
+    const s = await freshPgSchema()
+    cleanups.push(s.drop)
+    expect((await runCli(['db', 'migrate', '--database-url', s.url, '--schema', s.schema])).code).toBe(0)
+    const primaryDown = ['--database-url', 'postgres://127.0.0.1:1/x', '--schema', s.schema]
+    const list = await runCli(['saga', 'list', '--json', ...primaryDown, '--read-database-url', s.url])
+    expect(list.code, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout)).toEqual({ items: [], next: null })
+    const viaEnv = await runCli(['stats', '--json', ...primaryDown], { env: { SAGACTL_READ_DATABASE_URL: s.url } })
+    expect(viaEnv.code, viaEnv.stderr).toBe(0)
+    expect((await runCli(['saga', 'list', ...primaryDown])).code).toBe(9)
+  })
+
   it('redacts the password wherever the URL is printed', async () => {
     const withPassword = pgUrl!.replace('postgres://postgres@', 'postgres://postgres:hunter2@')
     const s = await freshPgSchema()

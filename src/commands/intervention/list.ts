@@ -15,13 +15,14 @@ export default class InterventionList extends BaseCommand<typeof InterventionLis
     '<%= config.bin %> intervention list --status all --limit 20 --json',
   ]
   static override flags = {
+    ...BaseCommand.readFlags,
     status: Flags.string({ summary: 'Which interventions.', options: [...INTERVENTION_STATUS_FILTERS], default: 'open' }),
     def: Flags.string({ summary: 'Only interventions on sagas of this definition.' }),
     ...pageFlags,
   }
 
   async run() {
-    const db = await this.db()
+    const db = await this.readDb()
     const now = new Date()
     const page = await listInterventions(db, {
       status: this.flags.status as (typeof INTERVENTION_STATUS_FILTERS)[number],

@@ -9,12 +9,13 @@ import { NotFoundError } from '../../errors.js'
 export default class InterventionShow extends BaseCommand<typeof InterventionShow> {
   static override summary = 'Show an intervention with its saga and step timeline.'
   static override examples = ['<%= config.bin %> intervention show 0193a1b2-9d8e', '<%= config.bin %> intervention show 0193a1b2-9d8e --json']
+  static override flags = { ...BaseCommand.readFlags }
   static override args = {
     id: Args.string({ required: true, description: 'Intervention id or unique prefix.' }),
   }
 
   async run() {
-    const db = await this.db()
+    const db = await this.readDb()
     const id = await resolveInterventionId(db, this.args.id)
     const intervention = await getIntervention(db, id)
     if (!intervention) throw new NotFoundError(`no intervention matches "${this.args.id}"`)

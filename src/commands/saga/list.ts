@@ -16,10 +16,10 @@ export default class SagaList extends BaseCommand<typeof SagaList> {
     '<%= config.bin %> saga list --status failed --error timeout --json',
     '<%= config.bin %> saga list --limit 100 --after 0193a1b2-…',
   ]
-  static override flags = { ...sagaFilterFlags, ...pageFlags }
+  static override flags = { ...sagaFilterFlags, ...pageFlags, ...BaseCommand.readFlags }
 
   async run() {
-    const db = await this.db()
+    const db = await this.readDb()
     const now = new Date()
     const page = await listSagas(db, filterFromFlags(this.flags, now), { limit: this.flags.limit, after: this.flags.after })
     if (!this.jsonEnabled()) {

@@ -13,12 +13,13 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
   static override summary = 'Show one saga: header, step timeline, open intervention, audit trail.'
   static override description = `The id may be any unique prefix. --json adds the last ${LAST_EVENTS} events; the whole history is in "saga events".`
   static override examples = ['<%= config.bin %> saga show 0193a1b2-7c3d', '<%= config.bin %> saga show 0193a1b2-7c3d-7e4f-8a5b-6c7d8e9fa0b1 --json']
+  static override flags = { ...BaseCommand.readFlags }
   static override args = {
     id: Args.string({ required: true, description: 'Saga id or unique prefix.' }),
   }
 
   async run() {
-    const db = await this.db()
+    const db = await this.readDb()
     const id = await resolveSagaId(db, this.args.id)
     const saga = await getSaga(db, id)
     if (!saga) throw new NotFoundError(`no saga matches "${this.args.id}"`)
