@@ -104,6 +104,11 @@ export async function claimCompensations(db: Database, owner: string, leaseMs: n
   }))
 }
 
+/** Hands back every saga a pass still holds. */
+export async function releaseAll(q: Queryable, owner: string): Promise<void> {
+  await q.query(`UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND status IN ('running', 'compensating')`, [owner])
+}
+
 /** Due compensations right now, for a progress total. */
 export async function countDueCompensations(q: Queryable, limit: number): Promise<number> {
   const res = await q.query<{ n: number }>(

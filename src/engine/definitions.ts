@@ -8,11 +8,12 @@ export class DefinitionCache {
 
   constructor(private readonly q: Queryable) {}
 
-  get(name: string, version: number): Promise<StoredDefinition> {
+  /** `q` lets a caller inside a transaction read through it (PGlite has one connection). */
+  get(name: string, version: number, q: Queryable = this.q): Promise<StoredDefinition> {
     const key = `${name}@${version}`
     let found = this.byVersion.get(key)
     if (!found) {
-      found = getDefinition(this.q, name, version).then((d) => {
+      found = getDefinition(q, name, version).then((d) => {
         if (!d) throw new NotFoundError(`definition "${name}" version ${version} not found`)
         return d
       })

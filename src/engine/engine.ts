@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 import { recordAudit } from '../db/audit.js'
 import { SagaStore } from '../db/saga-store.js'
-import type { Database, Queryable } from '../db/types.js'
+import type { Database } from '../db/types.js'
 import { ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
@@ -10,7 +10,7 @@ import { DefinitionCache } from './definitions.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
-import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga, type StepRecord } from './types.js'
+import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
 import { TransitionWriter } from './writer.js'
 
 export interface StartOptions {
@@ -218,8 +218,8 @@ export class Engine implements OperatorActions {
       if (saga.leaseOwner && saga.dueAt && saga.dueAt > new Date() && (action === 'saga.retry' || action === 'saga.skip')) {
         throw new ConflictError(`saga ${sagaId} is being executed by worker ${saga.leaseOwner}`)
       }
-      const def = await this.defs.get(saga.definition, saga.version)
-      const { view } = viewOf(saga, await this.stepsIn(tx, sagaId))
+      const def = await this.defs.get(saga.definition, saga.version, tx)
+      const { view } = viewOf(saga, await this.store.stepsOf(sagaId, tx))
       const t = decide(saga, def.spec, view)
       t.expectedRevision = saga.revision
       const actionName = action.split('.')[1]!
@@ -242,9 +242,6 @@ export class Engine implements OperatorActions {
     })
   }
 
-  private async stepsIn(q: Queryable, sagaId: string): Promise<StepRecord[]> {
-    return this.store.stepsOf(sagaId, q)
-  }
 }
 
 function waitMs(saga: Saga): number {

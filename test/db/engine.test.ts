@@ -155,7 +155,8 @@ describe.each(drivers)('engine semantics on %s', (kind) => {
     expect(order(s1.id)).toEqual(['+reserve', '+charge', '+ship'])
 
     const s2 = await runToRest('careful', { charge: { action: ['business'] } })
-    const aborted = await engine.abort(s2.id, { operator: 'ana', reason: 'duplicate order' })
+    // A fresh engine has no cached definitions: the action must read them inside its own transaction.
+    const aborted = await new Engine(t.db).abort(s2.id, { operator: 'ana', reason: 'duplicate order' })
     expect(aborted).toMatchObject({ status: 'failed', reason: 'aborted: duplicate order' })
     expect(order(s2.id)).toEqual(['+reserve', '+charge'])
     await expect(engine.abort(s2.id, { operator: 'ana', reason: 'again' })).rejects.toBeInstanceOf(ConflictError)
