@@ -46,6 +46,7 @@ export class Worker {
   private readonly concurrency: number
   private readonly leaseMs: number
   private readonly pollMs: number
+  private readonly minBatch: number
   private readonly inflight = new Map<string, Promise<void>>()
   private stopping = false
   private wake: (() => void) | null = null
@@ -65,6 +66,7 @@ export class Worker {
     this.concurrency = Math.max(1, opts.concurrency ?? 8)
     this.leaseMs = opts.leaseMs ?? 30_000
     this.pollMs = opts.pollMs ?? 1_000
+    this.minBatch = Math.max(1, Math.floor(this.concurrency / 4))
     this.log = opts.log ?? (() => {})
   }
 
@@ -126,7 +128,8 @@ export class Worker {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       const free = this.concurrency - this.inflight.size
-      if (free <= 0) {
+      // Refill in batches: one claim (one commit) for several free slots, not one per finished saga.
+      if (free <= 0 || (free < this.minBatch && this.inflight.size > 0)) {
         await this.sleep(this.pollMs)
         continue
       }
