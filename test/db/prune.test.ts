@@ -8,7 +8,7 @@ describe.each(drivers)('db prune on %s', (kind) => {
 
   it('deletes old finished sagas with their rows, in batches, and nothing else', async () => {
     const old = new Date(Date.now() - 40 * 86_400_000)
-    const gone = []
+    const gone: string[] = []
     for (let i = 0; i < 5; i++) gone.push((await insertSaga(t.db, { status: 'completed', createdAt: old, finishedAt: old, steps: [{}], events: [{}] })).saga.id)
     const kept = [
       (await insertSaga(t.db, { status: 'completed', finishedAt: new Date() })).saga.id,
