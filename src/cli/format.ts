@@ -147,3 +147,20 @@ export function eventLine(e: SagaEvent): string {
   const colored = type!.endsWith('failed') ? color.red(typeText) : type!.endsWith('succeeded') || type === 'saga.completed' ? color.green(typeText) : typeText
   return [color.dim(at!), colored, step!.padEnd(20), phase!.padEnd(12), attempt!.padStart(3), details].join(' ').trimEnd()
 }
+
+/** The saga table of `saga list` and of the bulk commands' dry runs. */
+export function sagaTable(items: Saga[], now: Date): string {
+  const ids = shortIds(items.map((s) => s.id))
+  return table(
+    ['id', 'definition', 'status', 'step', 'age', 'updated', 'last error'],
+    items.map((s) => [
+      ids.get(s.id),
+      `${s.definition}@${s.version}`,
+      status(s.status),
+      s.currentStep ?? '',
+      age(s.createdAt, now),
+      age(s.updatedAt, now),
+      color.red(truncate(s.lastError ?? (s.status === 'failed' || s.status === 'suspended' ? s.reason : null), 50)),
+    ]),
+  )
+}

@@ -50,5 +50,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
   delete env.DATABASE_URL
   delete env.SAGACTL_CONFIG
   delete env.DEBUG
+  // Users do not run with NODE_ENV=test; oclif would add development warnings.
+  delete env.NODE_ENV
   return env
 }

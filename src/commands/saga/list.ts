@@ -1,7 +1,6 @@
 import { BaseCommand } from '../../cli/base-command.js'
 import { filterFromFlags, pageFlags, sagaFilterFlags } from '../../cli/flags.js'
-import { age, shortIds, truncate } from '../../cli/format.js'
-import { color, status, table } from '../../cli/render.js'
+import { sagaTable } from '../../cli/format.js'
 import { listSagas } from '../../db/queries/sagas.js'
 
 export default class SagaList extends BaseCommand<typeof SagaList> {
@@ -27,21 +26,7 @@ export default class SagaList extends BaseCommand<typeof SagaList> {
         this.log(this.flags.after ? 'no more sagas match' : 'no sagas match')
         return page
       }
-      const ids = shortIds(page.items.map((s) => s.id))
-      this.log(
-        table(
-          ['id', 'definition', 'status', 'step', 'age', 'updated', 'last error'],
-          page.items.map((s) => [
-            ids.get(s.id),
-            `${s.definition}@${s.version}`,
-            status(s.status),
-            s.currentStep ?? '',
-            age(s.createdAt, now),
-            age(s.updatedAt, now),
-            color.red(truncate(s.lastError ?? (s.status === 'failed' || s.status === 'suspended' ? s.reason : null), 50)),
-          ]),
-        ),
-      )
+      this.log(sagaTable(page.items, now))
       this.log(`${page.items.length} shown${page.next ? `; more: --after ${page.next}` : ''}`)
     }
     return page

@@ -1,0 +1,279 @@
+import { Flags } from '@oclif/core'
+import { countSagas, getSaga, listSagas, resolveSagaId, type SagaFilter } from '../db/queries/sagas.js'
+import type { Queryable } from '../db/types.js'
+import type { Saga } from '../engine/types.js'
+import { ConflictError, ExitCode, NotFoundError, UsageError } from '../errors.js'
+import { canPrompt, confirm } from './confirm.js'
+import { filterFromFlags, isFilterEmpty, type SagaFilterFlagValues } from './flags.js'
+import { sagaTable, shortId, truncate } from './format.js'
+import { color, status, table } from './render.js'
+
+/* The loop: no oclif, no database, so the console's group actions can run it too. */
+
+/** A saga to act on, with the revision the operator saw: a different one is a conflict. */
+export interface BulkTarget {
+  id: string
+  revision?: number
+}
+
+export interface BulkError {
+  id: string
+  message: string
+}
+
+export interface BulkTally {
+  succeeded: number
+  /** The saga changed since it was read, or its state no longer allows the action. */
+  conflicted: number
+  failed: number
+  /** The first few failures (not conflicts): what to look at. */
+  errors: BulkError[]
+  /** The first few conflicts, with why. */
+  conflicts: BulkError[]
+}
+
+export interface BulkProgress {
+  done: number
+  succeeded: number
+  conflicted: number
+  failed: number
+}
+
+export interface BulkLoopOptions {
+  /** At most this many actions start per second. */
+  rps?: number
+  onProgress?: (p: BulkProgress) => void
+  /** How many failure and conflict messages to keep, each [default: 10]. */
+  maxErrors?: number
+}
+
+export type BulkAct = (id: string, expectedRevision: number | undefined) => Promise<unknown>
+
+const isConflict = (err: unknown) => err instanceof ConflictError || (err as { code?: unknown } | null)?.code === 'conflict'
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Acts on each target in turn and tallies the outcomes; one saga's error never stops the
+ * rest. With `rps`, consecutive starts are at least 1/rps seconds apart, so a slow action
+ * is never followed by a catch-up burst.
+ */
+export async function runBulk(targets: Iterable<BulkTarget> | AsyncIterable<BulkTarget>, act: BulkAct, opts: BulkLoopOptions = {}): Promise<BulkTally> {
+  const tally: BulkTally = { succeeded: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] }
+  const interval = opts.rps ? 1000 / opts.rps : 0
+  const maxErrors = opts.maxErrors ?? 10
+  let lastStart = -Infinity
+  let done = 0
+  for await (const t of targets) {
+    const wait = lastStart + interval - Date.now()
+    if (wait > 0) await sleep(wait)
+    lastStart = Date.now()
+    try {
+      await act(t.id, t.revision)
+      tally.succeeded++
+    } catch (err) {
+      const conflict = isConflict(err)
+      if (conflict) tally.conflicted++
+      else tally.failed++
+      const kept = conflict ? tally.conflicts : tally.errors
+      if (kept.length < maxErrors) kept.push({ id: t.id, message: err instanceof Error ? err.message : String(err) })
+    }
+    done++
+    opts.onProgress?.({ done, succeeded: tally.succeeded, conflicted: tally.conflicted, failed: tally.failed })
+  }
+  return tally
+}
+
+/** 0 when every action succeeded, 1 when any failed, else 4 when any conflicted. */
+export function bulkExitCode(t: BulkTally): number {
+  if (t.failed > 0) return ExitCode.unexpected
+  return t.conflicted > 0 ? ExitCode.conflict : ExitCode.ok
+}
+
+/**
+ * The sagas a filter selects, newest first, at most `max`, in chunks read by id cursor.
+ * Acting changes statuses, so an offset would skip or repeat rows; the cursor only moves
+ * down the ids, never back over a saga already handled.
+ */
+export async function* matchingSagas(q: Queryable, filter: SagaFilter, max: number, chunk = 500): AsyncGenerator<Saga[]> {
+  let after: string | undefined
+  let left = max
+  while (left > 0) {
+    const page = await listSagas(q, filter, { limit: Math.min(chunk, left), after })
+    if (page.items.length > 0) yield page.items
+    left -= page.items.length
+    if (!page.next) return
+    after = page.next
+  }
+}
+
+async function* targetsOf(chunks: AsyncIterable<Saga[]>): AsyncGenerator<BulkTarget> {
+  for await (const chunk of chunks) yield* chunk
+}
+
+/* The command side: flags, the id-or-filters choice, confirmation and the report. */
+
+export const operatorFlags = {
+  operator: Flags.string({ summary: 'Who the audit log records [default: the OS user].' }),
+}
+
+const rpsFlag = Flags.custom<number>({
+  parse: async (input) => {
+    const n = Number(input)
+    if (input.trim() === '' || !Number.isFinite(n) || n <= 0) throw Object.assign(new Error(`--rps must be a positive number, got "${input}"`), { oclif: { exit: 2 } })
+    return n
+  },
+})
+
+/** The bulk form's own flags; the selection itself is `sagaFilterFlags`. */
+export const bulkFlags = {
+  yes: Flags.boolean({ char: 'y', summary: 'Act without asking; required when stdin is not a terminal.', helpGroup: 'BULK' }),
+  rps: rpsFlag({ summary: 'At most this many sagas per second.', helpGroup: 'BULK' }),
+  limit: Flags.integer({ summary: 'Act on at most this many of the matching sagas, newest first [default: all].', min: 1, helpGroup: 'BULK' }),
+}
+
+export interface BulkFlagValues {
+  yes?: boolean
+  rps?: number
+  limit?: number
+}
+
+export type ActionTarget = { kind: 'one'; id: string } | { kind: 'many'; filter: SagaFilter }
+
+const given = (flags: Record<string, unknown>) =>
+  Object.entries(flags)
+    .filter(([, v]) => v !== undefined && v !== false)
+    .map(([k]) => `--${k}`)
+
+/**
+ * One saga by id, or every saga the filter flags select: exactly one of the two.
+ * `singleOnly` and `bulkOnly` name the flags that make sense in only one form.
+ */
+export function actionTarget(
+  id: string | undefined,
+  flags: SagaFilterFlagValues & BulkFlagValues,
+  only: { singleOnly?: Record<string, unknown>; bulkOnly?: Record<string, unknown> } = {},
+): ActionTarget {
+  const filter = filterFromFlags(flags)
+  if (id !== undefined) {
+    if (!isFilterEmpty(filter)) throw new UsageError('give a saga id or filter flags, not both', 'an id acts on one saga; filters (--status, --def, …) act on every saga they select')
+    const bulk = given({ rps: flags.rps, limit: flags.limit, ...only.bulkOnly })
+    if (bulk.length > 0) throw new UsageError(`${bulk.join(', ')} applies to the bulk form only: give filter flags instead of an id`)
+    return { kind: 'one', id }
+  }
+  if (isFilterEmpty(filter)) throw new UsageError('give a saga id, or filter flags (--status, --def, --since, --error, --stuck, --failing) to act on many sagas', 'see --help')
+  const single = given(only.singleOnly ?? {})
+  if (single.length > 0) throw new UsageError(`${single.join(', ')} needs a saga id: it does not apply to the bulk form`)
+  return { kind: 'many', filter }
+}
+
+/** The saga an id or unique prefix names: usage error (2) when malformed or ambiguous, not found (3) when none. */
+export async function findSaga(q: Queryable, idOrPrefix: string): Promise<Saga> {
+  const saga = await getSaga(q, await resolveSagaId(q, idOrPrefix))
+  if (!saga) throw new NotFoundError(`no saga matches "${idOrPrefix}"`)
+  return saga
+}
+
+/** `retried 0193ab12-7c3d… (suspended -> running)` */
+export function actionLine(done: string, before: Pick<Saga, 'id' | 'status'>, after: Pick<Saga, 'status'>): string {
+  return `${done} ${shortId(before.id)}… (${status(before.status)} -> ${status(after.status)})`
+}
+
+export interface BulkReport extends BulkTally {
+  matched: number
+}
+
+export interface BulkDryRun {
+  dryRun: true
+  matched: number
+  /** The sagas that would be acted on; filled for --json only, people get tables as chunks arrive. */
+  items: Saga[]
+}
+
+export interface BulkCommandOptions {
+  db: Queryable
+  filter: SagaFilter
+  /** For the question: `Retry 1,234 sagas? [y/N]`. */
+  verb: string
+  /** For the report and the progress line: `retried`. */
+  done: string
+  /** Said in the question after the count, e.g. what the action does not do. */
+  warning?: string
+  yes: boolean
+  dryRun: boolean
+  rps?: number
+  limit?: number
+  json: boolean
+  log: (line: string) => void
+  act: BulkAct
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US')
+const sagas = (n: number) => `${fmt(n)} ${n === 1 ? 'saga' : 'sagas'}`
+
+/**
+ * The bulk form: count, confirm (or --dry-run: list), act through `runBulk` with the
+ * revision each saga had when its chunk was read, report, and set the exit code.
+ */
+export async function bulkAction(o: BulkCommandOptions): Promise<BulkReport | BulkDryRun> {
+  const count = await countSagas(o.db, o.filter)
+  const matched = o.limit === undefined ? count : Math.min(count, o.limit)
+  process.stderr.write(`${sagas(count)} ${count === 1 ? 'matches' : 'match'}${matched < count ? ` (--limit: the newest ${fmt(matched)})` : ''}\n`)
+  if (o.dryRun) return dryRun(o, matched)
+  const report: BulkReport = { matched, succeeded: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] }
+  if (matched === 0) return report
+  if (!o.yes) {
+    if (!canPrompt()) throw new UsageError(`refusing to act on ${sagas(matched)} without --yes (stdin is not a terminal)`)
+    if (!(await confirm(`${o.verb} ${sagas(matched)}${o.warning ? ` ${o.warning}` : ''}?`))) {
+      process.stderr.write('cancelled: nothing changed\n')
+      return report
+    }
+  }
+  const progress = process.stderr.isTTY && process.stdout.isTTY ? progressLine(o.done, matched) : undefined
+  const tally = await runBulk(targetsOf(matchingSagas(o.db, o.filter, matched)), o.act, { rps: o.rps, onProgress: progress?.update })
+  progress?.clear()
+  Object.assign(report, tally)
+  process.exitCode = bulkExitCode(report)
+  if (!o.json) o.log(reportText(o.done, report))
+  return report
+}
+
+async function dryRun(o: BulkCommandOptions, matched: number): Promise<BulkDryRun> {
+  const out: BulkDryRun = { dryRun: true, matched, items: [] }
+  const now = new Date()
+  for await (const chunk of matchingSagas(o.db, o.filter, matched)) {
+    if (o.json) out.items.push(...chunk)
+    else o.log(sagaTable(chunk, now))
+  }
+  if (!o.json) o.log(`dry run: would act on ${sagas(matched)}; nothing changed`)
+  return out
+}
+
+function reportText(done: string, r: BulkReport): string {
+  const paint = (n: number, c: (s: string) => string) => (n > 0 ? c(fmt(n)) : fmt(n))
+  const lines = [
+    `${done} ${fmt(r.succeeded)} of ${sagas(r.matched)}`,
+    table(['result', 'sagas'], [['succeeded', fmt(r.succeeded)], ['conflicted', paint(r.conflicted, color.yellow)], ['failed', paint(r.failed, color.red)]]),
+  ]
+  const kept = [...r.errors.map((e) => [e.id, color.red('failed'), truncate(e.message, 100)]), ...r.conflicts.map((e) => [e.id, color.yellow('conflicted'), truncate(e.message, 100)])]
+  if (kept.length > 0) lines.push(table(['saga', 'result', 'why'], kept))
+  const more = r.failed - r.errors.length + (r.conflicted - r.conflicts.length)
+  if (more > 0) lines.push(color.dim(`and ${fmt(more)} more not shown`))
+  if (r.conflicted > 0) lines.push(color.dim('conflicted: the saga changed since it was read, or its state does not allow this'))
+  return lines.join('\n')
+}
+
+/** One line redrawn in place on stderr, at most ten times a second. */
+function progressLine(done: string, total: number) {
+  let last = 0
+  return {
+    update(p: BulkProgress) {
+      const now = Date.now()
+      if (p.done < total && now - last < 100) return
+      last = now
+      process.stderr.write(`\r${done} ${fmt(p.done)}/${fmt(total)}: ${fmt(p.succeeded)} ok, ${fmt(p.conflicted)} conflicted, ${fmt(p.failed)} failed\x1b[K`)
+    },
+    clear() {
+      process.stderr.write('\r\x1b[K')
+    },
+  }
+}

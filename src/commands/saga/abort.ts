@@ -1,0 +1,62 @@
+import { Args, Flags } from '@oclif/core'
+import { BaseCommand } from '../../cli/base-command.js'
+import { actionLine, actionTarget, bulkAction, bulkFlags, findSaga, operatorFlags } from '../../cli/bulk.js'
+import { sagaFilterFlags } from '../../cli/flags.js'
+import { Engine } from '../../engine/engine.js'
+import { currentOperator } from '../../engine/operator.js'
+import { UsageError } from '../../errors.js'
+
+export default class SagaAbort extends BaseCommand<typeof SagaAbort> {
+  static override summary = 'Mark a saga failed WITHOUT compensating it, or every saga the filters select.'
+  static override description =
+    'Nothing is rolled back: steps that succeeded stay done. To undo them use "saga compensate". --force is required to say you mean it. ' +
+    'Exit 4 when the saga is already finished or changed while you looked. ' +
+    'Bulk form: filter flags instead of an id; prints how many match, asks before acting (--yes skips), and reports succeeded, conflicted and failed: exit 0 all succeeded, 4 some conflicted, 1 some failed.'
+  static override examples = [
+    '<%= config.bin %> saga abort 0193ab12 --reason "duplicate order, refunded by hand" --force',
+    '<%= config.bin %> saga abort --status suspended --def order-checkout --dry-run',
+    '<%= config.bin %> saga abort --status suspended --def order-checkout --error "card expired" --reason "cleanup after incident 42" --force --yes',
+  ]
+  static override args = {
+    id: Args.string({ description: 'Saga id or unique prefix; omit it and give filter flags for the bulk form.' }),
+  }
+  static override flags = {
+    reason: Flags.string({ summary: 'Why, for the audit log and the saga.', required: true }),
+    force: Flags.boolean({ summary: 'Confirm that the saga is failed without compensating.' }),
+    ...operatorFlags,
+    'dry-run': Flags.boolean({ summary: 'Bulk form: list the sagas the filters select; change nothing.', helpGroup: 'BULK' }),
+    ...bulkFlags,
+    ...sagaFilterFlags,
+  }
+
+  async run() {
+    const f = this.flags
+    const target = actionTarget(this.args.id, f, { bulkOnly: { 'dry-run': f['dry-run'] } })
+    if (!f.force && !f['dry-run']) {
+      throw new UsageError('abort marks the saga failed WITHOUT compensating: add --force if that is what you want', 'use "saga compensate" to roll it back instead')
+    }
+    const db = await this.db()
+    const engine = new Engine(db)
+    const ctx = { operator: currentOperator(f.operator), reason: f.reason }
+    if (target.kind === 'many') {
+      return bulkAction({
+        db,
+        filter: target.filter,
+        verb: 'Abort',
+        done: 'aborted',
+        warning: 'without compensating them',
+        yes: f.yes,
+        dryRun: f['dry-run'],
+        rps: f.rps,
+        limit: f.limit,
+        json: this.jsonEnabled(),
+        log: (line) => this.log(line),
+        act: (id, expectedRevision) => engine.abort(id, { ...ctx, expectedRevision }),
+      })
+    }
+    const before = await findSaga(db, target.id)
+    const after = await engine.abort(before.id, { ...ctx, expectedRevision: before.revision })
+    if (!this.jsonEnabled()) this.log(actionLine('aborted', before, after))
+    return after
+  }
+}
