@@ -105,6 +105,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
 
   /** The console, until the operator quits; then the sagas in flight get a moment to finish. */
   private async watch(run: DemoRun): Promise<boolean> {
+    process.env.NODE_ENV ??= 'production'
     const { runMonitor } = await import('../ui/run-monitor.js')
     await runMonitor({ db: run.db, actions: run.engine, operator: currentOperator(), stuckAfterMs: 30_000 })
     run.stopStarting()

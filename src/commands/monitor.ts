@@ -1,0 +1,35 @@
+import { Flags } from '@oclif/core'
+import { BaseCommand } from '../cli/base-command.js'
+import { durationFlag } from '../cli/flags.js'
+import { Engine } from '../engine/engine.js'
+import { currentOperator } from '../engine/operator.js'
+
+export default class Monitor extends BaseCommand<typeof Monitor> {
+  static override summary = 'Open the terminal console: live sagas, stuck ones, the intervention queue.'
+  static override description =
+    'Views (1-5 or tab): live sagas, stuck, interventions, definitions, failure groups. Enter opens a saga; r retry, c compensate, k skip, a abort, v resolve, each confirmed with a reason; ? lists the keys; q quits. Live through LISTEN/NOTIFY, polling as the fallback. Needs a terminal: for scripts use saga list.'
+  static override examples = ['<%= config.bin %> monitor', '<%= config.bin %> monitor --stuck-after 5m --operator ana']
+  static override enableJsonFlag = false
+  static override flags = {
+    ...BaseCommand.readFlags,
+    operator: Flags.string({ summary: 'Who the audit log records for actions taken here [default: the OS user].' }),
+    refresh: durationFlag({ summary: 'Polling interval (the fallback to notifications).', default: 2_000, defaultHelp: async () => '2s' }),
+    'stuck-after': durationFlag({ summary: 'No progress for this long counts as stuck.', default: 600_000, defaultHelp: async () => '10m' }),
+  }
+
+  async run(): Promise<void> {
+    const db = await this.db()
+    const readDb = await this.readDb()
+    // React's development build re-renders far slower; the console is never a development build.
+    process.env.NODE_ENV ??= 'production'
+    const { runMonitor } = await import('../ui/run-monitor.js')
+    await runMonitor({
+      db,
+      readDb: readDb === db ? undefined : readDb,
+      actions: new Engine(db),
+      operator: currentOperator(this.flags.operator),
+      refreshMs: this.flags.refresh,
+      stuckAfterMs: this.flags['stuck-after'],
+    })
+  }
+}

@@ -1,0 +1,135 @@
+import type { CompensationPlan } from '../../../engine/actions.js'
+import type { InterventionAction } from '../../../engine/types.js'
+import { textValue, type TextValue } from '../text-input/edit.js'
+
+export type SagaActionKind = 'retry' | 'compensate' | 'skip' | 'abort' | 'resolve'
+export type GroupActionKind = 'group-retry' | 'group-compensate'
+export type DialogKind = SagaActionKind | GroupActionKind
+
+export type Field = 'step' | 'action' | 'reason'
+export const RESOLVE_ACTIONS: readonly InterventionAction[] = ['retry', 'skip', 'compensate', 'abort']
+
+/** The saga an action is aimed at, as the operator saw it when opening the dialog. */
+export interface ActionTarget {
+  sagaId: string
+  /** Checked by the engine; null when the row did not carry it (the action is then unchecked). */
+  revision: number | null
+  definition: string | null
+  step: string | null
+  status: string | null
+  interventionId: string | null
+}
+
+export interface GroupTarget {
+  label: string
+  count: number
+  sagas: Array<{ id: string; revision: number }>
+}
+
+export type Loadable<T> = { state: 'loading' } | { state: 'loaded'; value: T } | { state: 'error'; message: string }
+
+export interface DialogState {
+  kind: DialogKind
+  target: ActionTarget | null
+  group: GroupTarget | null
+  fields: Field[]
+  focus: number
+  step: TextValue
+  reason: TextValue
+  action: InterventionAction
+  /** compensate: what will be undone, in which order. */
+  plan: Loadable<CompensationPlan> | null
+  /** resolve from a saga row: its open intervention, looked up when the dialog opens. */
+  intervention: Loadable<{ id: string; reason: string; step: string | null } | null> | null
+  error: string | null
+}
+
+export type DialogAction =
+  | { type: 'focus'; delta: 1 | -1 }
+  | { type: 'edit'; field: 'step' | 'reason'; value: TextValue }
+  | { type: 'choose'; delta: 1 | -1 }
+  | { type: 'choose-action'; action: InterventionAction }
+  | { type: 'plan'; plan: Loadable<CompensationPlan> }
+  | { type: 'intervention'; intervention: Loadable<{ id: string; reason: string; step: string | null } | null> }
+  | { type: 'invalid'; message: string; field?: Field }
+
+const FIELDS: Record<DialogKind, Field[]> = {
+  retry: ['reason'],
+  compensate: ['reason'],
+  skip: ['step', 'reason'],
+  abort: ['reason'],
+  resolve: ['action', 'reason'],
+  'group-retry': ['reason'],
+  'group-compensate': ['reason'],
+}
+
+export function openDialog(kind: DialogKind, target: ActionTarget | null, group: GroupTarget | null = null): DialogState {
+  const fields = FIELDS[kind]
+  return {
+    kind,
+    target,
+    group,
+    fields,
+    // The step is prefilled, so typing goes to the reason; resolve starts on the choice of action.
+    focus: kind === 'resolve' ? 0 : fields.indexOf('reason'),
+    step: textValue(kind === 'skip' ? (target?.step ?? '') : ''),
+    reason: textValue(),
+    action: 'retry',
+    plan: kind === 'compensate' ? { state: 'loading' } : null,
+    intervention:
+      kind !== 'resolve' ? null : target?.interventionId ? { state: 'loaded', value: { id: target.interventionId, reason: '', step: target.step } } : { state: 'loading' },
+    error: null,
+  }
+}
+
+export function focusedField(d: DialogState): Field {
+  return d.fields[d.focus] ?? 'reason'
+}
+
+export function dialogReducer(d: DialogState, a: DialogAction): DialogState {
+  switch (a.type) {
+    case 'focus':
+      return { ...d, focus: (d.focus + a.delta + d.fields.length) % d.fields.length }
+    case 'edit':
+      return { ...d, [a.field]: a.value, error: null }
+    case 'choose': {
+      const i = RESOLVE_ACTIONS.indexOf(d.action)
+      return { ...d, action: RESOLVE_ACTIONS[(i + a.delta + RESOLVE_ACTIONS.length) % RESOLVE_ACTIONS.length]!, error: null }
+    }
+    case 'choose-action':
+      return { ...d, action: a.action, error: null }
+    case 'plan':
+      return { ...d, plan: a.plan }
+    case 'intervention':
+      return { ...d, intervention: a.intervention }
+    case 'invalid': {
+      const focus = a.field ? d.fields.indexOf(a.field) : -1
+      return { ...d, error: a.message, focus: focus >= 0 ? focus : d.focus }
+    }
+  }
+}
+
+/** Why the dialog cannot be confirmed yet, or null. Reasons are required where the CLI requires them. */
+export function validateDialog(d: DialogState): { message: string; field?: Field } | null {
+  const reason = d.reason.value.trim()
+  if (d.kind === 'skip' && d.step.value.trim() === '') return { message: 'which step? type its name', field: 'step' }
+  if ((d.kind === 'skip' || d.kind === 'abort') && reason === '') return { message: 'a reason is required', field: 'reason' }
+  if (d.kind === 'resolve') {
+    if (d.intervention?.state === 'loading') return { message: 'still looking up the intervention' }
+    if (d.intervention?.state === 'error') return { message: d.intervention.message }
+    if (d.intervention?.state === 'loaded' && d.intervention.value === null) return { message: 'this saga has no open intervention' }
+    if (reason === '') return { message: 'a note is required', field: 'reason' }
+  }
+  if (d.group && d.group.sagas.length === 0) return { message: 'the group is empty' }
+  return null
+}
+
+export const DIALOG_TITLES: Record<DialogKind, string> = {
+  retry: 'Retry',
+  compensate: 'Compensate',
+  skip: 'Skip a step',
+  abort: 'Abort (no compensation)',
+  resolve: 'Resolve intervention',
+  'group-retry': 'Retry the group',
+  'group-compensate': 'Compensate the group',
+}

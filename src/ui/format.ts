@@ -1,0 +1,43 @@
+/** Text helpers for a fixed-width terminal: every cell is cut to fit, never wrapped. */
+
+export function shortId(id: string): string {
+  return id.slice(0, 8)
+}
+
+/** Coarse age for tables and reasons: `45s`, `12m`, `3h`, `2d`. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h}h`
+  return `${Math.floor(h / 24)}d`
+}
+
+/** One line: the first line of a multi-line message, with runs of whitespace collapsed. */
+export function oneLine(text: string | null | undefined): string {
+  if (!text) return ''
+  return text.split('\n', 1)[0]!.replace(/\s+/g, ' ').trim()
+}
+
+export function truncate(text: string, width: number): string {
+  if (width <= 0) return ''
+  if (text.length <= width) return text
+  if (width === 1) return '…'
+  return `${text.slice(0, width - 1)}…`
+}
+
+export function pad(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+  const cut = truncate(text, width)
+  return align === 'left' ? cut.padEnd(width) : cut.padStart(width)
+}
+
+export function percent(rate: number | null): string {
+  if (rate === null) return '-'
+  return `${(rate * 100).toFixed(rate >= 0.9995 || rate === 0 ? 0 : 1)}%`
+}
+
+export function clockTime(d: Date): string {
+  return d.toTimeString().slice(0, 8)
+}

@@ -1,0 +1,100 @@
+import type { ActionContext, OperatorActions } from '../../engine/actions.js'
+import type { Saga } from '../../engine/types.js'
+import { ConflictError } from '../../errors.js'
+import type { DialogState } from '../components/dialog/dialog-state.js'
+import { shortId } from '../format.js'
+import type { StatusMessage } from './state.js'
+
+/** `conflict: …` for a conflict (someone else changed the saga, or its state forbids it), the message otherwise. */
+export function describeError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err)
+  if (err instanceof ConflictError || (err as { code?: unknown } | null)?.code === 'conflict') return `conflict: ${text}`
+  return `error: ${text}`
+}
+
+const PAST: Record<string, string> = {
+  retry: 'retried',
+  compensate: 'compensating',
+  skip: 'skipped a step of',
+  abort: 'aborted',
+  resolve: 'resolved the intervention of',
+}
+
+/** Runs the confirmed single-saga action through the same engine calls as the CLI. */
+export async function runSagaAction(actions: OperatorActions, operator: string, d: DialogState): Promise<StatusMessage> {
+  const t = d.target
+  if (!t) return { kind: 'error', text: 'no saga selected' }
+  const reason = d.reason.value.trim()
+  const ctx: ActionContext = { operator, ...(reason ? { reason } : {}), ...(t.revision === null ? {} : { expectedRevision: t.revision }) }
+  try {
+    let saga: Saga
+    switch (d.kind) {
+      case 'retry':
+        saga = await actions.retry(t.sagaId, ctx)
+        break
+      case 'compensate':
+        saga = await actions.compensate(t.sagaId, ctx)
+        break
+      case 'skip':
+        saga = await actions.skip(t.sagaId, { ...ctx, step: d.step.value.trim(), reason })
+        break
+      case 'abort':
+        saga = await actions.abort(t.sagaId, { ...ctx, reason })
+        break
+      case 'resolve': {
+        const iv = d.intervention?.state === 'loaded' ? d.intervention.value : null
+        if (!iv) return { kind: 'error', text: 'this saga has no open intervention' }
+        saga = await actions.resolveIntervention(iv.id, { ...ctx, reason, action: d.action, note: reason })
+        break
+      }
+      default:
+        return { kind: 'error', text: `${d.kind} acts on a group` }
+    }
+    const how = d.kind === 'resolve' ? ` with ${d.action}` : ''
+    return { kind: 'ok', text: `${PAST[d.kind]} saga ${shortId(saga.id)}${how}: now ${saga.status}` }
+  } catch (err) {
+    return { kind: 'error', text: describeError(err) }
+  }
+}
+
+export interface GroupTally {
+  succeeded: number
+  conflicted: number
+  failed: number
+  /** The first error that was not a conflict: what the operator should look at. */
+  firstError: string | null
+}
+
+/**
+ * Acts on each saga of a failure group in turn, each checked against the revision that
+ * was on screen: a saga that changed meanwhile is a conflict, counted, not retried blindly.
+ */
+export async function runGroupAction(
+  actions: OperatorActions,
+  operator: string,
+  d: DialogState,
+  onProgress: (done: number, total: number) => void,
+): Promise<{ status: StatusMessage; tally: GroupTally }> {
+  const sagas = d.group?.sagas ?? []
+  const reason = d.reason.value.trim()
+  const tally: GroupTally = { succeeded: 0, conflicted: 0, failed: 0, firstError: null }
+  for (const [i, s] of sagas.entries()) {
+    const ctx: ActionContext = { operator, expectedRevision: s.revision, ...(reason ? { reason } : {}) }
+    try {
+      if (d.kind === 'group-compensate') await actions.compensate(s.id, ctx)
+      else await actions.retry(s.id, ctx)
+      tally.succeeded++
+    } catch (err) {
+      if (err instanceof ConflictError || (err as { code?: unknown } | null)?.code === 'conflict') tally.conflicted++
+      else {
+        tally.failed++
+        tally.firstError ??= `${shortId(s.id)}: ${err instanceof Error ? err.message : String(err)}`
+      }
+    }
+    onProgress(i + 1, sagas.length)
+  }
+  const verb = d.kind === 'group-compensate' ? 'compensate' : 'retry'
+  let text = `${verb}: ${tally.succeeded} succeeded, ${tally.conflicted} conflicted, ${tally.failed} failed`
+  if (tally.firstError) text += ` (first failure ${tally.firstError})`
+  return { status: { kind: tally.failed > 0 || tally.conflicted > 0 ? 'error' : 'ok', text }, tally }
+}

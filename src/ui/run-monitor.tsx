@@ -1,0 +1,56 @@
+import { render } from 'ink'
+import type { Database } from '../db/types.js'
+import type { OperatorActions } from '../engine/actions.js'
+import { UsageError } from '../errors.js'
+import { createMonitorData } from './data.js'
+import { Monitor } from './screens/Monitor.js'
+
+export interface RunMonitorOptions {
+  /** Primary: change notifications are only delivered here. */
+  db: Database
+  /** Where the console's reads go when a replica is configured (`--read-database-url`). */
+  readDb?: Database
+  actions: OperatorActions
+  operator: string
+  refreshMs?: number
+  stuckAfterMs?: number
+  stdin?: NodeJS.ReadStream
+  stdout?: NodeJS.WriteStream
+}
+
+const ENTER_ALT_SCREEN = '\u001B[?1049h\u001B[H'
+const LEAVE_ALT_SCREEN = '\u001B[?1049l'
+
+/**
+ * Runs `sagactl monitor` until the operator quits. Draws on the terminal's alternate
+ * screen, so the shell's scrollback comes back intact on q, Ctrl-C, SIGTERM or a crash.
+ * The caller keeps ownership of the databases and closes them afterwards.
+ */
+export async function runMonitor(opts: RunMonitorOptions): Promise<void> {
+  const stdout = opts.stdout ?? process.stdout
+  const stdin = opts.stdin ?? process.stdin
+  if (!stdout.isTTY || !stdin.isTTY) throw new UsageError('monitor needs a terminal; use: sagactl saga list')
+
+  const reads = opts.readDb ?? opts.db
+  const data = createMonitorData(reads, { displayUrl: reads.displayUrl })
+  const listen = (handler: (payload: string) => void) => opts.db.listen(handler)
+
+  stdout.write(ENTER_ALT_SCREEN)
+  const restore = () => stdout.write(LEAVE_ALT_SCREEN)
+  process.once('exit', restore)
+  const app = render(
+    <Monitor data={data} listen={listen} actions={opts.actions} operator={opts.operator} refreshMs={opts.refreshMs} stuckAfterMs={opts.stuckAfterMs} />,
+    { stdout, stdin, exitOnCtrlC: false, maxFps: 10, patchConsole: true },
+  )
+  const stop = () => app.unmount()
+  process.once('SIGTERM', stop)
+  process.once('SIGHUP', stop)
+  try {
+    await app.waitUntilExit()
+  } finally {
+    process.off('SIGTERM', stop)
+    process.off('SIGHUP', stop)
+    process.off('exit', restore)
+    restore()
+  }
+}
