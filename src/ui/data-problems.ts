@@ -102,7 +102,7 @@ const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 
 /** The same normalisation as the SQL below, for callers that group errors themselves. */
 export function normaliseError(text: string): string {
-  return text.replace(new RegExp(UUID, 'g'), '<id>').replace(/[0-9]+/g, '#')
+  return text.replace(new RegExp(UUID, 'g'), '<id>').replace(/(?<!HTTP )(?<![0-9])[0-9]+/g, '#')
 }
 
 /**
@@ -118,7 +118,7 @@ export async function failureGroups(db: Queryable, q: { limit: number }): Promis
        (array_agg(revision ORDER BY id DESC))[1:1000] AS revisions
      FROM (
        SELECT id, definition, step_name, status, revision, coalesce(last_error, reason, '') AS raw,
-         regexp_replace(regexp_replace(coalesce(last_error, reason, ''), '${UUID}', '<id>', 'g'), '[0-9]+', '#', 'g') AS err
+         regexp_replace(regexp_replace(coalesce(last_error, reason, ''), '${UUID}', '<id>', 'g'), '(?<!HTTP )(?<![0-9])[0-9]+', '#', 'g') AS err
        FROM sagas
        WHERE (status IN ('running', 'compensating') AND last_error IS NOT NULL) OR status = 'suspended'
      ) f

@@ -1,7 +1,12 @@
 /** Text helpers for a fixed-width terminal: every cell is cut to fit, never wrapped. */
 
+/**
+ * The first 13 characters: a UUIDv7 starts with its millisecond timestamp, so 8 would
+ * show the same id for every saga started in the same minute or so. Any prefix is
+ * accepted by the commands, so the operator can copy it.
+ */
 export function shortId(id: string): string {
-  return id.slice(0, 8)
+  return id.slice(0, 13)
 }
 
 /** Coarse age for tables and reasons: `45s`, `12m`, `3h`, `2d`. */

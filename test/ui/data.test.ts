@@ -240,9 +240,9 @@ for (const kind of drivers) {
 
       const groups = await data.failureGroups({ limit: 10 })
       expect(groups.map((g) => [g.definition, g.step, g.error, g.count])).toEqual([
-        ['order-checkout', 'reserve-inventory', 'HTTP # for order # (<id>)', 3],
+        ['order-checkout', 'reserve-inventory', 'HTTP 503 for order # (<id>)', 3],
         ['order-checkout', 'process-payment', 'compensation of process-payment exhausted after # attempts', 1],
-        ['order-checkout', 'reserve-inventory', 'HTTP # for order # (x)', 1],
+        ['order-checkout', 'reserve-inventory', 'HTTP 503 for order # (x)', 1],
       ])
       expect(groups[0]!.sagas).toEqual([
         { id: ids[2], revision: 43 },

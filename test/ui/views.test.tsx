@@ -69,16 +69,16 @@ describe('views render fixture data', () => {
   it('live sagas: short ids, status, step, age and the error', () => {
     const out = table('live').split('\n')
     expect(out[0]).toMatch(/^ {2}ID +DEFINITION +STATUS +STEP +REV +AGE +ERROR \/ REASON/)
-    expect(out[1]).toMatch(new RegExp(`^› ${suspended.id.slice(0, 8)} +order-checkout +suspended +process-payment +7 +5m HTTP 503 from payment`))
-    expect(out[2]).toMatch(/^ {2}\w{8} +refund +running +reserve-inventory/)
+    expect(out[1]).toMatch(new RegExp(`^› ${suspended.id.slice(0, 13)} +order-checkout +suspended +process-payment +7 +5m HTTP 503 from payment`))
+    expect(out[2]).toMatch(/^ {2}[0-9a-f]{8}-[0-9a-f]{4} +refund +running +reserve-inventory/)
   })
 
   it('stuck: with the reason', () => {
-    expect(table('stuck')).toMatch(/refund +running +1m no progress for 12m in reserve-inventory \(attempt 3/)
+    expect(table('stuck')).toMatch(/refund +running +1m no progress for 12m in reserve-inventory \(attempt/)
   })
 
   it('interventions: saga, step and phase, age, reason', () => {
-    expect(table('interventions')).toMatch(/order-checkout +process-payment \(comp\) +3m compensation of process-payment/)
+    expect(table('interventions')).toMatch(/order-checkout +process-payment \(com… +3m compensation of process-payment/)
   })
 
   it('definitions: version, active, the last 24 hours, success rate', () => {
@@ -157,7 +157,7 @@ describe('views render fixture data', () => {
     d = dialogReducer(d, { type: 'edit', field: 'reason', value: textValue('customer cancelled') })
     const lines = draw(<ConfirmDialog dialog={d} width={WIDTH} height={18} />).split('\n')
     const text = lines.join('\n')
-    expect(text).toContain(`saga ${suspended.id.slice(0, 8)} · order-checkout · rev 7`)
+    expect(text).toContain(`saga ${suspended.id.slice(0, 13)} · order-checkout · rev 7`)
     expect(text).toContain('suspended · step process-payment')
     expect(text).toContain('Plan: undo 2 steps, in this order')
     const order = ['1. process-payment', '2. reserve-inventory', '-  validate-customer'].map((s) => lines.findIndex((l) => l.includes(s)))
@@ -182,7 +182,7 @@ describe('the whole console fits the terminal', () => {
   async function open(size: { columns: number; rows: number }): Promise<Rendered> {
     const r = renderAt(<Monitor data={fakeData({ live: many })} listen={null} actions={fakeActions()} operator="op" />, size)
     mounted.push(r)
-    await eventually(() => expect(r.frame()).toContain('definition-wi'))
+    await eventually(() => expect(r.frame()).toContain('defin'))
     return r
   }
 
@@ -202,7 +202,7 @@ describe('the whole console fits the terminal', () => {
       await r.press('1')
       const lines = r.frame().split('\n')
       // Header 3, filter 1, table header 1, rows, status 1.
-      expect(lines.filter((l) => /^[› ] [0-9a-f]{8} definition-wi/.test(l))).toHaveLength(size.rows - 1 - 6)
+      expect(lines.filter((l) => /^[› ] [0-9a-f]{8}-[0-9a-f]{4} defin/.test(l))).toHaveLength(size.rows - 1 - 6)
       expect(lines.at(-1)).toContain('? help')
     })
   }

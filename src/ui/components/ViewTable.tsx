@@ -11,7 +11,7 @@ const since = (now: number, d: Date): string => age(now - d.getTime())
 
 function liveColumns(now: number): Array<Column<Saga>> {
   return [
-    { title: 'ID', width: 8, cell: (s) => shortId(s.id) },
+    { title: 'ID', width: 13, cell: (s) => shortId(s.id) },
     { title: 'DEFINITION', width: 14, min: 8, grow: 1, cell: (s) => s.definition },
     { title: 'STATUS', width: 12, cell: (s) => s.status, color: (s) => statusColor(s.status) },
     { title: 'STEP', width: 16, min: 8, grow: 1, cell: (s) => s.currentStep ?? '' },
@@ -23,7 +23,7 @@ function liveColumns(now: number): Array<Column<Saga>> {
 
 function stuckColumns(now: number): Array<Column<StuckSaga>> {
   return [
-    { title: 'ID', width: 8, cell: (r) => shortId(r.saga.id) },
+    { title: 'ID', width: 13, cell: (r) => shortId(r.saga.id) },
     { title: 'DEFINITION', width: 14, min: 8, cell: (r) => r.saga.definition },
     { title: 'STATUS', width: 12, cell: (r) => r.saga.status, color: (r) => statusColor(r.saga.status) },
     { title: 'IDLE', width: 4, align: 'right', cell: (r) => since(now, r.saga.updatedAt) },
@@ -34,7 +34,7 @@ function stuckColumns(now: number): Array<Column<StuckSaga>> {
 
 function interventionColumns(now: number): Array<Column<InterventionItem>> {
   return [
-    { title: 'SAGA', width: 8, cell: (r) => shortId(r.intervention.sagaId) },
+    { title: 'SAGA', width: 13, cell: (r) => shortId(r.intervention.sagaId) },
     { title: 'DEFINITION', width: 14, min: 8, grow: 1, cell: (r) => r.definition ?? '?' },
     {
       title: 'STEP',
