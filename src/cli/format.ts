@@ -11,12 +11,13 @@ export function shortId(id: string): string {
 }
 
 /**
- * The shortest leading form of each id that no other id in `ids` shares, at least 8
+ * The shortest leading form of each id that no other id in `ids` shares, at least `min`
  * characters, so a column of ids stays narrow and each can be pasted back as a prefix.
- * UUIDv7s created in the same minute share their first 8 characters and those in the same
- * millisecond their first 13: the form grows as far as the rows need, never ending on a dash.
+ * UUIDv7s created in the same minute share their first 8 characters, so the default is
+ * 13 (the millisecond timestamp): a prefix that also stays unique among the sagas not
+ * shown. Ids of one millisecond grow further, never ending on a dash.
  */
-export function shortIds(ids: string[], min = 8): Map<string, string> {
+export function shortIds(ids: string[], min = 13): Map<string, string> {
   const sorted = [...new Set(ids)].sort()
   const common = (a: string | undefined, b: string): number => {
     if (a === undefined) return 0

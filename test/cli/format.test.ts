@@ -4,17 +4,18 @@ import { age, duration, eventDetails, shortId, shortIds, timelineOrder, truncate
 import type { StepRecord } from '../../src/engine/types.js'
 
 describe('shortIds', () => {
-  it('gives 8 characters when they are enough', () => {
+  it('gives the millisecond timestamp (13 characters) when that is enough: 8 would repeat within a minute', () => {
     const ids = ['0193a1b2-0000-7000-8000-000000000001', '0193a1b3-0000-7000-8000-000000000001']
-    expect([...shortIds(ids).values()]).toEqual(['0193a1b2', '0193a1b3'])
+    expect([...shortIds(ids).values()]).toEqual(['0193a1b2-0000', '0193a1b3-0000'])
+    expect(shortIds(ids, 8).get(ids[0]!)).toBe('0193a1b2')
   })
 
-  it('grows past the dash for ids of the same minute, never ending on it', () => {
-    const m = shortIds(['0193a1b2-c000-7000-8000-000000000001', '0193a1b2-c100-7000-8000-000000000001', '0193a1b9-0000-7000-8000-000000000000'])
+  it('grows past the dash when a shorter minimum is asked for, never ending on it', () => {
+    const m = shortIds(['0193a1b2-c000-7000-8000-000000000001', '0193a1b2-c100-7000-8000-000000000001', '0193a1b9-0000-7000-8000-000000000000'], 8)
     expect(m.get('0193a1b2-c000-7000-8000-000000000001')).toBe('0193a1b2-c0')
     expect(m.get('0193a1b2-c100-7000-8000-000000000001')).toBe('0193a1b2-c1')
     expect(m.get('0193a1b9-0000-7000-8000-000000000000')).toBe('0193a1b9')
-    const dash = shortIds(['0193a1b2-0000-7000-8000-000000000001', '0193a1b2-1000-7000-8000-000000000001'])
+    const dash = shortIds(['0193a1b2-0000-7000-8000-000000000001', '0193a1b2-1000-7000-8000-000000000001'], 8)
     expect([...dash.values()]).toEqual(['0193a1b2-0', '0193a1b2-1'])
   })
 
