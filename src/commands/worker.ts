@@ -17,6 +17,7 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
     concurrency: Flags.integer({ char: 'c', summary: 'Sagas advanced at once.', default: 8, min: 1, max: 1000 }),
     defs: Flags.string({ summary: 'Directory that module steps are resolved against.', default: '.' }),
     lease: durationFlag({ summary: 'Lease length; a dead worker\'s sagas are taken over after it.', default: 30_000, defaultHelp: async () => '30s' }),
+    'log-every': durationFlag({ summary: 'How often to log the number of completed sagas (compensated, suspended and failed ones are logged one by one).', default: 10_000, defaultHelp: async () => '10s' }),
     poll: durationFlag({ summary: 'Longest sleep between claims when no notification arrives.', default: 1_000, defaultHelp: async () => '1s' }),
   }
 
@@ -34,10 +35,20 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
       version: this.config.version,
       log,
       onTransition: (t) => {
-        const end = t.events.find((e) => e.type === 'saga.completed' || e.type === 'saga.compensated' || e.type === 'saga.suspended' || e.type === 'saga.failed')
+        // Completions are counted, not logged one by one: at thousands a second a line each would drown the rest.
+        if (t.events.some((e) => e.type === 'saga.completed')) completed++
+        const end = t.events.find((e) => e.type === 'saga.compensated' || e.type === 'saga.suspended' || e.type === 'saga.failed')
         if (end) log(`${end.type.slice(5)} ${t.sagaId}${t.saga.reason ? `: ${t.saga.reason}` : ''}`)
       },
     })
+    let completed = 0
+    let reported = 0
+    const summary = setInterval(() => {
+      if (completed === reported) return
+      log(`completed ${completed - reported} saga(s) in the last ${this.flags['log-every'] / 1000}s (${completed} since start)`)
+      reported = completed
+    }, this.flags['log-every'])
+    summary.unref()
     await worker.start()
     log(`worker ${worker.id} started on ${db.displayUrl} (concurrency ${this.flags.concurrency})`)
     await new Promise<void>((done) => {
@@ -49,7 +60,8 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
       process.once('SIGINT', stop)
     })
     await worker.stop()
-    log(`stopped: claimed ${worker.stats.claimed}, rested ${worker.stats.rested}, handed back ${worker.stats.released}, lost ${worker.stats.lost}, errors ${worker.stats.errors}`)
+    clearInterval(summary)
+    log(`stopped: claimed ${worker.stats.claimed}, completed ${completed}, rested ${worker.stats.rested}, handed back ${worker.stats.released}, lost ${worker.stats.lost}, errors ${worker.stats.errors}`)
     return { id: worker.id, ...worker.stats }
   }
 }
