@@ -1,0 +1,119 @@
+// d. CLI responsiveness: `sagactl --version` against bare `node -e 0`, and
+// `saga list --json --limit 50 --status completed` over 1,000,000 sagas, wall clock.
+import { product } from '../lib/sagactl.js'
+import { BIN, log, median, percentile, runCli, runProcess, uuidV7Sql, withClient } from '../lib/util.js'
+import { fmt } from './throughput.js'
+
+const ROWS = 1_000_000
+const SCHEMA = 'list1m'
+const VERSION_RATIO_TARGET = 3
+const LIST_TARGET_MS = 300
+
+/** 1M sagas over the last ~28 hours, time-ordered ids, mostly completed; kept between runs. */
+async function ensureMillion(url) {
+  const have = await withClient(url, null, async (c) => {
+    const t = await c.query(`SELECT to_regclass('${SCHEMA}.sagas') IS NOT NULL AS ok`)
+    if (!t.rows[0].ok) return 0
+    return (await c.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.sagas`)).rows[0].n
+  })
+  if (have === ROWS) return false
+  log(`cli: filling ${SCHEMA}.sagas with ${ROWS.toLocaleString('en')} rows`)
+  const p = await product()
+  const db = await p.openDatabase({ url, schema: SCHEMA, max: 2 })
+  try {
+    await db.exec(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`)
+    await p.migrate(db)
+  } finally {
+    await db.close()
+  }
+  await withClient(url, SCHEMA, async (c) => {
+    await c.query(`
+      INSERT INTO sagas (id, definition, version, status, step_index, step_name, input, due_at, created_at, updated_at, finished_at, last_error, reason)
+      SELECT ${uuidV7Sql('m.ms', 'g')},
+             CASE WHEN g % 2 = 0 THEN 'order-checkout' ELSE 'refund' END, 1, s.st,
+             CASE WHEN s.st IN ('running', 'compensating', 'suspended') THEN 1 END,
+             CASE WHEN s.st IN ('running', 'compensating', 'suspended') THEN 'reserve-inventory' END,
+             jsonb_build_object('order', g), CASE WHEN s.st IN ('pending', 'running', 'compensating') THEN to_timestamp(m.ms / 1000.0) END,
+             to_timestamp(m.ms / 1000.0), to_timestamp(m.ms / 1000.0 + 0.2),
+             CASE WHEN s.st IN ('completed', 'compensated', 'failed') THEN to_timestamp(m.ms / 1000.0 + 0.2) END,
+             CASE WHEN s.st IN ('compensated', 'failed', 'suspended') THEN 'HTTP 409: refused ' || g % 17 END,
+             CASE WHEN s.st IN ('failed', 'suspended') THEN 'reason ' || g % 13 END
+      FROM generate_series(1, ${ROWS}) g,
+           LATERAL (SELECT (extract(epoch FROM now()) * 1000)::bigint - (${ROWS} - g) * 100 AS ms) m,
+           LATERAL (SELECT CASE WHEN g % 1000 = 0 THEN 'running' WHEN g % 1000 = 1 THEN 'compensating' WHEN g % 1000 = 2 THEN 'pending'
+                                WHEN g % 1000 = 3 THEN 'suspended' WHEN g % 100 = 4 THEN 'failed' WHEN g % 20 = 5 THEN 'compensated'
+                                ELSE 'completed' END AS st) s`)
+    await c.query('VACUUM ANALYZE sagas')
+  })
+  return true
+}
+
+async function timed(n, fn) {
+  await fn() // warm-up: page cache, compiled code
+  const ms = []
+  for (let i = 0; i < n; i++) ms.push(await fn())
+  return { median: median(ms), p90: percentile(ms, 90), min: Math.min(...ms), runs: ms.map((x) => Math.round(x)) }
+}
+
+export default {
+  name: 'cli',
+  title: 'd. CLI start-up and listing',
+  async run(ctx) {
+    const n = ctx.quick ? 5 : 10
+    const url = await ctx.cluster.ensureDatabase('sagactl_bench_list')
+    const filled = await ensureMillion(url)
+
+    const node = await timed(n, async () => (await runProcess(process.execPath, ['-e', '0'])).ms)
+    const version = await timed(n, async () => {
+      const r = await runCli(['--version'])
+      if (r.code !== 0) throw new Error(`sagactl --version exited ${r.code}: ${r.stderr}`)
+      return r.ms
+    })
+    const args = ['saga', 'list', '--json', '--limit', '50', '--status', 'completed', '--database-url', url, '--schema', SCHEMA]
+    const list = await timed(n, async () => {
+      const r = await runCli(args)
+      if (r.code !== 0) throw new Error(`saga list exited ${r.code}: ${r.stderr}`)
+      const page = JSON.parse(r.stdout)
+      if (page.items?.length !== 50 || page.items.some((s) => s.status !== 'completed')) throw new Error('saga list did not return 50 completed sagas')
+      return r.ms
+    })
+    const p = await product()
+    const { listSagas } = await import('../../dist/db/queries/sagas.js')
+    const db = await p.openDatabase({ url, schema: SCHEMA, max: 1 })
+    let query
+    try {
+      query = await timed(n, async () => {
+        const t = performance.now()
+        await listSagas(db, { status: ['completed'] }, { limit: 50 })
+        return performance.now() - t
+      })
+    } finally {
+      await db.close()
+    }
+    log(`  node -e 0 ${node.median.toFixed(0)} ms, sagactl --version ${version.median.toFixed(0)} ms, saga list ${list.median.toFixed(0)} ms (query alone ${query.median.toFixed(1)} ms)`)
+    const ratio = version.median / node.median
+    return {
+      title: this.title,
+      params: { repeats: n, rows: ROWS, filledThisRun: filled, bin: BIN.replace(/^.*\/(bin\/)/, '$1') },
+      figures: { node, version, list, query },
+      targets: [
+        { metric: '`sagactl --version` / `node -e 0`', value: `${fmt(ratio, 2)}x`, target: `<= ${VERSION_RATIO_TARGET}x`, met: ratio <= VERSION_RATIO_TARGET },
+        { metric: '`saga list --json --limit 50 --status completed`, 1M sagas, wall', value: `${fmt(list.median, 0)} ms`, target: `< ${LIST_TARGET_MS} ms`, met: list.median < LIST_TARGET_MS },
+      ],
+      tables: [
+        {
+          head: ['command', 'median ms', 'p90 ms', 'min ms'],
+          rows: [
+            ['node -e 0', fmt(node.median, 0), fmt(node.p90, 0), fmt(node.min, 0)],
+            ['sagactl --version', fmt(version.median, 0), fmt(version.p90, 0), fmt(version.min, 0)],
+            ['sagactl saga list --json --limit 50 --status completed (1M sagas)', fmt(list.median, 0), fmt(list.p90, 0), fmt(list.min, 0)],
+            ['  of which the query (listSagas in-process, warm pool)', fmt(query.median, 1), fmt(query.p90, 1), fmt(query.min, 1)],
+          ],
+        },
+      ],
+      notes: [
+        `Wall time of a new process each time (\`node bin/run.js\`), median of ${n} after one warm-up. The 1M sagas are generated in SQL (time-ordered UUIDv7-layout ids, ~95% completed, ANALYZEd) in schema ${SCHEMA} of database sagactl_bench_list and kept for later runs.`,
+      ],
+    }
+  },
+}
