@@ -50,11 +50,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
+    this.cachedConfig = await loadConfig()
   }
 
+  /** sagactl.yaml, read once in init. */
   protected get settings(): Config {
-    this.cachedConfig ??= loadConfig()
-    return this.cachedConfig
+    return this.cachedConfig ?? {}
   }
 
   protected databaseChoice(): DatabaseChoice {

@@ -1,7 +1,7 @@
 import type { Saga, StepRecord } from '../engine/types.js'
 import type { ClaimedSaga } from './saga-store.js'
 import { SAGA_COLUMNS, STEP_COLUMNS, toSaga, toStep } from './rows.js'
-import { channelFor, type Database, type Queryable } from './types.js'
+import { channelFor, workChannelFor, type Database, type Queryable } from './types.js'
 
 /**
  * The scheduler pass's own queries: sagas past their deadline that no live lease
@@ -75,9 +75,10 @@ export async function reclaimStuck(db: Database, stuckAfterMs: number, limit: nu
        FROM u
      )
      SELECT u.id, u.status, u.previous_owner AS "from",
-            (SELECT pg_notify($3, json_build_object('count', count(*))::text) FROM u) AS notified
+            (SELECT pg_notify($3, json_build_object('count', count(*))::text) FROM u) AS notified,
+            (SELECT pg_notify($4, '')) AS woke
      FROM u`,
-    [stuckAfterMs, limit, channelFor(db.schema)],
+    [stuckAfterMs, limit, channelFor(db.schema), workChannelFor(db.schema)],
   )
   return res.rows.map((r) => ({ id: r.id, status: r.status, from: r.from }))
 }
@@ -102,11 +103,6 @@ export async function claimCompensations(db: Database, owner: string, leaseMs: n
     saga: toSaga(r),
     reclaimedFrom: r.previous_owner && r.previous_owner !== owner ? (r.previous_owner as string) : null,
   }))
-}
-
-/** Hands back every saga a pass still holds. */
-export async function releaseAll(q: Queryable, owner: string): Promise<void> {
-  await q.query(`UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND status IN ('running', 'compensating')`, [owner])
 }
 
 /** Due compensations right now, for a progress total. */

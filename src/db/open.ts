@@ -1,8 +1,6 @@
 import { resolve } from 'node:path'
 import { UsageError } from '../errors.js'
 import type { Config } from '../config.js'
-import { PgDatabase } from './pg-driver.js'
-import { PgliteDatabase } from './pglite-driver.js'
 import { isValidSchemaName, type Database } from './types.js'
 
 export type DatabaseSource = 'flag' | 'SAGACTL_DATABASE_URL' | 'DATABASE_URL' | 'sagactl.yaml' | 'embedded'
@@ -48,9 +46,12 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   }
   if (opts.url.startsWith('pglite:')) {
     const location = opts.url.slice('pglite:'.length)
+    // Each driver is loaded only when chosen: the other one costs start-up time for nothing.
+    const { PgliteDatabase } = await import('./pglite-driver.js')
     return PgliteDatabase.open({ dataDir: location === 'memory' || location === '' ? undefined : location, schema })
   }
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    const { PgDatabase } = await import('./pg-driver.js')
     return new PgDatabase({ url: opts.url, schema, max: opts.max, applicationName: opts.applicationName })
   }
   throw new UsageError(`unsupported database URL "${opts.url.split(':')[0]}:…": use postgres://… or pglite:<dir>`)

@@ -92,14 +92,14 @@ export class PgDatabase implements Database {
     }
   }
 
-  async listen(handler: (payload: string) => void): Promise<() => Promise<void>> {
+  async listen(handler: (payload: string) => void, channel = channelFor(this.schema)): Promise<() => Promise<void>> {
     // LISTEN needs a connection of its own for as long as the subscription lives.
     const client = new pg.Client(this.config)
     client.on('error', () => {})
     try {
       await client.connect()
       client.on('notification', (msg) => handler(msg.payload ?? ''))
-      await client.query(`LISTEN ${quoteIdent(channelFor(this.schema))}`)
+      await client.query(`LISTEN ${quoteIdent(channel)}`)
     } catch (err) {
       await client.end().catch(() => {})
       throw this.map(err)

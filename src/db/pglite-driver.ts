@@ -69,9 +69,9 @@ export class PgliteDatabase implements Database {
     }
   }
 
-  async listen(handler: (payload: string) => void): Promise<() => Promise<void>> {
+  async listen(handler: (payload: string) => void, channel = channelFor(this.schema)): Promise<() => Promise<void>> {
     // PGlite puts the channel into LISTEN unquoted: channel names are plain identifiers.
-    return this.db.listen(channelFor(this.schema), handler)
+    return this.db.listen(channel, handler)
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Saga, StepRecord } from '../engine/types.js'
 import type { Transition } from '../engine/transition.js'
 import { SAGA_COLUMNS, STEP_COLUMNS, toSaga, toStep } from './rows.js'
-import { channelFor, type Database, type Queryable } from './types.js'
+import { channelFor, workChannelFor, type Database, type Queryable } from './types.js'
 
 /**
  * The engine's hot path: creating sagas, claiming them, and writing transitions.
@@ -70,8 +70,21 @@ SELECT su.id, pg_notify($7, (
     ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', a.status, 'event', a.last_event, 'step', a.step_name)))
   END::text
   FROM su a
-)) AS notified
+)) AS notified,
+(SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM x JOIN su ON su.id = x.id WHERE x.due = 'now')) AS woke
 FROM su`
+
+const claimSql = (onlyOne: string) => `
+WITH c AS (
+  SELECT id, lease_owner AS previous_owner FROM sagas
+  WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now() ${onlyOne}
+  ORDER BY due_at
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
+FROM c WHERE s.id = c.id
+RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`
 
 export interface NewSaga {
   id: string
@@ -90,9 +103,11 @@ export interface ClaimedSaga {
 
 export class SagaStore {
   private readonly channel: string
+  private readonly workChannel: string
 
   constructor(readonly db: Database) {
     this.channel = channelFor(db.schema)
+    this.workChannel = workChannelFor(db.schema)
   }
 
   /** Inserts a pending saga, or returns the one already started with the same key. */
@@ -116,12 +131,14 @@ export class SagaStore {
        ), ev AS (
          INSERT INTO events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins
        ), n AS (
-         SELECT pg_notify($7, json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text) FROM ins
+         SELECT pg_notify($7, json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
+                pg_notify($8, '')
+         FROM ins
        )
        SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
        UNION ALL
        SELECT false AS created, ${SAGA_COLUMNS} FROM sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel],
+      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel],
     )
     const row = res.rows[0]
     return row ? { saga: toSaga(row), created: row.created === true } : undefined
@@ -133,19 +150,11 @@ export class SagaStore {
    * workers claim side by side without waiting on each other.
    */
   async claim(workerId: string, leaseMs: number, limit: number, onlyId?: string): Promise<ClaimedSaga[]> {
+    // Two statements rather than `$4 IS NULL OR id = $4`, which PostgreSQL would re-plan on every call.
     const res = await this.db.query(
-      `WITH c AS (
-         SELECT id, lease_owner AS previous_owner FROM sagas
-         WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now() AND ($4::uuid IS NULL OR id = $4)
-         ORDER BY due_at
-         LIMIT $3
-         FOR UPDATE SKIP LOCKED
-       )
-       UPDATE sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
-       FROM c WHERE s.id = c.id
-       RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`,
-      [workerId, leaseMs, limit, onlyId ?? null],
-      { name: 'sagactl_claim' },
+      claimSql(onlyId ? 'AND id = $4' : ''),
+      onlyId ? [workerId, leaseMs, limit, onlyId] : [workerId, leaseMs, limit],
+      { name: onlyId ? 'sagactl_claim_one' : 'sagactl_claim' },
     )
     return res.rows.map((r) => ({
       saga: toSaga(r),
@@ -216,6 +225,7 @@ export class SagaStore {
       JSON.stringify(opens),
       JSON.stringify(resolves),
       this.channel,
+      this.workChannel,
     ], { name: 'sagactl_transition' })
     return new Set(res.rows.map((r) => r.id))
   }
@@ -235,7 +245,20 @@ export class SagaStore {
   /** Hands sagas back untouched so another worker can continue them at once. */
   async release(workerId: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return
-    await this.db.query(`UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE id = ANY($2::uuid[]) AND lease_owner = $1`, [workerId, ids])
+    await this.db.query(
+      `WITH r AS (UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE id = ANY($2::uuid[]) AND lease_owner = $1 RETURNING id)
+       SELECT pg_notify($3, '') FROM r LIMIT 1`,
+      [workerId, ids, this.workChannel],
+    )
+  }
+
+  /** Hands back every saga an owner still holds (a worker stopping, a pass ending), waking idle workers. */
+  async releaseAll(owner: string): Promise<void> {
+    await this.db.query(
+      `WITH r AS (UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND status IN ('pending', 'running', 'compensating') RETURNING id)
+       SELECT pg_notify($2, '') FROM r LIMIT 1`,
+      [owner, this.workChannel],
+    )
   }
 
   /** Reads a saga for an operator action, locking the row for the rest of the transaction. */

@@ -23,8 +23,8 @@ export interface Database extends Queryable {
   /** Runs several statements in one round trip, no parameters (migrations). */
   exec(sql: string): Promise<void>
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
-  /** Subscribes to this schema's notification channel; resolves to an unsubscribe function. */
-  listen(handler: (payload: string) => void): Promise<() => Promise<void>>
+  /** Subscribes to a notification channel (default: this schema's events); resolves to an unsubscribe function. */
+  listen(handler: (payload: string) => void, channel?: string): Promise<() => Promise<void>>
   close(): Promise<void>
 }
 
@@ -43,4 +43,12 @@ export function quoteIdent(name: string): string {
 /** NOTIFY channel of a schema: every live update of that schema goes out on it. */
 export function channelFor(schema: string): string {
   return `${schema}_events`
+}
+
+/**
+ * The channel that wakes idle workers: new sagas, and sagas handed back to run now. Kept
+ * apart from the events channel so a worker's connection is not woken by every transition.
+ */
+export function workChannelFor(schema: string): string {
+  return `${schema}_work`
 }

@@ -9,7 +9,6 @@ import {
   lockOverdue,
   nextCompensationDue,
   reclaimStuck,
-  releaseAll,
 } from '../db/batch-queries.js'
 import { SagaStore } from '../db/saga-store.js'
 import type { Database } from '../db/types.js'
@@ -274,7 +273,7 @@ class Pass {
     } finally {
       clearInterval(heartbeat)
       // Runs that failed still hold a lease: hand them to the next pass or worker.
-      await releaseAll(this.db, owner).catch(() => {})
+      await this.store.releaseAll(owner).catch(() => {})
     }
   }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { SagaStore } from '../db/saga-store.js'
-import type { Database } from '../db/types.js'
+import { workChannelFor, type Database } from '../db/types.js'
 import { DefinitionCache } from './definitions.js'
 import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
@@ -81,10 +81,8 @@ export class Worker {
       [this.id, hostname(), process.pid, this.concurrency, this.opts.version ?? null],
     )
     try {
-      this.unlisten = await this.db.listen((payload) => {
-        // Only new or released work matters to an idle worker; its own transitions do not.
-        if (payload.includes('saga.created') || payload.includes('"event":"saga.resumed"') || payload.includes('"event":"saga.compensating"') || !payload.includes('changes')) this.poke()
-      })
+      // New sagas and sagas handed back to run now are announced on the work channel.
+      this.unlisten = await this.db.listen(() => this.poke(), workChannelFor(this.db.schema))
     } catch {
       this.log('LISTEN unavailable: polling only')
     }
@@ -102,7 +100,7 @@ export class Worker {
     await Promise.allSettled(this.inflight.values())
     if (this.heartbeat) clearInterval(this.heartbeat)
     await this.unlisten?.().catch(() => {})
-    await this.db.query(`UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND status IN ('pending', 'running', 'compensating')`, [this.id]).catch(() => {})
+    await this.store.releaseAll(this.id).catch(() => {})
     await this.db.query(`UPDATE workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {})
   }
 
