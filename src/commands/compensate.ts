@@ -1,15 +1,18 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
-import { durationFlag, MAX_LIMIT } from '../cli/flags.js'
+import { durationFlag } from '../cli/flags.js'
 import { color, table } from '../cli/render.js'
 import { runCompensationPass, type PassOptions, type PassProgress, type PassSummary } from '../engine/batch.js'
 import { formatDuration } from '../engine/duration.js'
 import { ExitCode, UsageError } from '../errors.js'
 
+/** A pass works through its sagas in claims of --concurrency, so a large limit costs time, not memory. */
+const MAX_PASS_LIMIT = 100_000
+
 /** The pass flags, shared with `sagactl scheduler`. */
 export const passFlags = {
-  limit: Flags.integer({ summary: `At most this many sagas timed out, reclaimed, and compensated per pass (at most ${MAX_LIMIT}).`, default: 100, min: 1, max: MAX_LIMIT }),
+  limit: Flags.integer({ summary: `At most this many sagas timed out, reclaimed, and compensated per pass (at most ${MAX_PASS_LIMIT.toLocaleString('en-US')}).`, default: 100, min: 1, max: MAX_PASS_LIMIT }),
   'max-runtime': durationFlag({ summary: 'Stop claiming after this long; calls in flight finish, the rest waits for the next pass.', default: 300_000, defaultHelp: async () => '5m' }),
   'stuck-after': durationFlag({ summary: 'Take back a lease that expired with no progress for this long.', default: 600_000, defaultHelp: async () => '10m' }),
   defs: Flags.string({ summary: 'Directory that module steps are resolved against.', default: '.' }),

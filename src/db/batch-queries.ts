@@ -1,6 +1,6 @@
-import type { Saga, StepRecord } from '../engine/types.js'
+import type { Saga } from '../engine/types.js'
 import type { ClaimedSaga } from './saga-store.js'
-import { SAGA_COLUMNS, STEP_COLUMNS, toSaga, toStep } from './rows.js'
+import { SAGA_COLUMNS, toSaga } from './rows.js'
 import { channelFor, workChannelFor, type Database, type Queryable } from './types.js'
 
 /**
@@ -36,12 +36,6 @@ export async function lockOverdue(tx: Queryable, ids: string[]): Promise<Saga[]>
     [ids],
   )
   return res.rows.map(toSaga)
-}
-
-export async function stepsOf(q: Queryable, sagaIds: string[]): Promise<StepRecord[]> {
-  if (sagaIds.length === 0) return []
-  const res = await q.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = ANY($1::uuid[])`, [sagaIds])
-  return res.rows.map(toStep)
 }
 
 export interface Reclaimed {

@@ -162,9 +162,9 @@ export class SagaStore {
     }))
   }
 
-  async steps(sagaIds: string[]): Promise<StepRecord[]> {
+  async steps(sagaIds: string[], q: Queryable = this.db): Promise<StepRecord[]> {
     if (sagaIds.length === 0) return []
-    const res = await this.db.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = ANY($1::uuid[])`, [sagaIds])
+    const res = await q.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = ANY($1::uuid[])`, [sagaIds])
     return res.rows.map(toStep)
   }
 

@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import {
   claimCompensations,
   countDueCompensations,
-  stepsOf,
   findOverdue,
   lockOverdue,
   nextCompensationDue,
@@ -152,7 +151,7 @@ class Pass {
       try {
         const applied = await this.db.transaction(async (tx) => {
           const sagas = await lockOverdue(tx, chunk.map((c) => c.id))
-          const steps = await stepsOf(tx, sagas.map((s) => s.id))
+          const steps = await this.store.steps(sagas.map((s) => s.id), tx)
           const transitions: Transition[] = []
           for (const saga of sagas) {
             const def = defs.get(`${saga.definition}@${saga.version}`)
