@@ -187,7 +187,10 @@ export class Worker {
   private async idleFor(): Promise<number> {
     const due = await this.store.nextDue().catch(() => null)
     if (!due) return this.pollMs
-    return Math.min(this.pollMs, Math.max(5, due.getTime() - Date.now()))
+    // Work that is due but was not claimed is locked by other workers' claims: back off a
+    // little, with jitter, rather than spin on empty claims against them.
+    const wait = due.getTime() - Date.now()
+    return Math.min(this.pollMs, wait > 20 ? wait : 20 + Math.random() * 30)
   }
 
   private async beat(): Promise<void> {

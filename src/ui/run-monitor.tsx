@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { render } from 'ink'
 import type { Database } from '../db/types.js'
 import type { OperatorActions } from '../engine/actions.js'
@@ -16,6 +18,25 @@ export interface RunMonitorOptions {
   stuckAfterMs?: number
   stdin?: NodeJS.ReadStream
   stdout?: NodeJS.WriteStream
+}
+
+/**
+ * The console keeps a small live set (bounded queries, one screen of rows), but V8 sizes
+ * its heap for throughput and lets the garbage of every refresh pile up to about 150 MB
+ * before it collects. A console left open on a shared host should stay small, so a full
+ * collection runs every few seconds; it takes a few milliseconds on a heap this size.
+ */
+function trimHeapEvery(ms: number): () => void {
+  let gc: (() => void) | undefined
+  try {
+    setFlagsFromString('--expose-gc')
+    gc = runInNewContext('gc') as () => void
+  } catch {
+    return () => {}
+  }
+  const timer = setInterval(() => gc?.(), ms)
+  timer.unref()
+  return () => clearInterval(timer)
 }
 
 const ENTER_ALT_SCREEN = '\u001B[?1049h\u001B[H'
@@ -42,12 +63,14 @@ export async function runMonitor(opts: RunMonitorOptions): Promise<void> {
     <Monitor data={data} listen={listen} actions={opts.actions} operator={opts.operator} refreshMs={opts.refreshMs} stuckAfterMs={opts.stuckAfterMs} />,
     { stdout, stdin, exitOnCtrlC: false, maxFps: 10, patchConsole: true },
   )
+  const stopTrimming = trimHeapEvery(2_000)
   const stop = () => app.unmount()
   process.once('SIGTERM', stop)
   process.once('SIGHUP', stop)
   try {
     await app.waitUntilExit()
   } finally {
+    stopTrimming()
     process.off('SIGTERM', stop)
     process.off('SIGHUP', stop)
     process.off('exit', restore)
