@@ -11,6 +11,7 @@ export function retryDelay(policy: RetryPolicy, attempt: number, random: () => n
   const base =
     policy.backoff === 'fixed' ? policy.initialDelay
     : policy.backoff === 'linear' ? policy.initialDelay * n
+    : policy.initialDelay === 0 ? 0 // 0 x 2^1024 would be NaN
     : policy.initialDelay * 2 ** (n - 1) // Infinity for huge n, which the cap absorbs
   const capped = Math.max(0, Math.min(policy.maxDelay, base))
   if (!policy.jitter || capped === 0) return Math.round(capped)

@@ -27,6 +27,12 @@ const arbPolicy = fc.record({
 })
 
 describe('retryDelay', () => {
+  it('a zero initial delay stays zero at any attempt (no NaN from 0 x 2^1024)', () => {
+    const zero = { maxAttempts: 1, backoff: 'exponential' as const, initialDelay: 0, maxDelay: 0, jitter: false }
+    expect(retryDelay(zero, 1025)).toBe(0)
+    expect(retryDelay({ ...zero, maxDelay: 1000, jitter: true }, 5000)).toBe(0)
+  })
+
   it('fixed waits initialDelay every time', () => {
     expect([1, 2, 5].map((a) => retryDelay(policy({ backoff: 'fixed' }), a))).toEqual([100, 100, 100])
   })
