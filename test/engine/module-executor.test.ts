@@ -58,6 +58,10 @@ describe('module executor: failures', () => {
     expect(await executeCall(mod('./steps/named-abort.js', 'byFlag'), ctx, opts)).toEqual({ kind: 'business', error: 'address rejected' })
   })
 
+  it('a step importing SagaAbort from the sagactl package fails as a business failure', async () => {
+    expect(await executeCall(mod('./steps/package-abort.js', 'refuse'), ctx, opts)).toEqual({ kind: 'business', error: 'card declined' })
+  })
+
   it('any other throw, sync or async, is transient', async () => {
     expect(await executeCall(mod('./steps/throws.js', 'rejects'), ctx, opts)).toEqual({ kind: 'transient', error: 'inventory service unavailable' })
     expect(await executeCall(mod('./steps/throws.js', 'throwsSync'), ctx, opts)).toEqual({
