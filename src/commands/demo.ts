@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
 import { durationFlag } from '../cli/flags.js'
 import { shortIds, truncate } from '../cli/format.js'
+import { prepareConsoleEnvironment } from '../cli/terminal.js'
 import { color, status, table } from '../cli/render.js'
 import { type DemoCounts, type DemoReport, OUTCOME_STATUSES, progressText, verdict } from '../demo/outcome.js'
 import { settleTimeoutMs, startDemo, type DemoRun } from '../demo/run-demo.js'
@@ -105,7 +106,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
 
   /** The console, until the operator quits; then the sagas in flight get a moment to finish. */
   private async watch(run: DemoRun): Promise<boolean> {
-    process.env.NODE_ENV ??= 'production'
+    prepareConsoleEnvironment()
     const { runMonitor } = await import('../ui/run-monitor.js')
     await runMonitor({ db: run.db, actions: run.engine, operator: currentOperator(), stuckAfterMs: 30_000 })
     run.stopStarting()

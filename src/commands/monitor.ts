@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
 import { durationFlag } from '../cli/flags.js'
+import { prepareConsoleEnvironment } from '../cli/terminal.js'
 import { Engine } from '../engine/engine.js'
 import { currentOperator } from '../engine/operator.js'
 
@@ -20,8 +21,7 @@ export default class Monitor extends BaseCommand<typeof Monitor> {
   async run(): Promise<void> {
     const db = await this.db()
     const readDb = await this.readDb()
-    // React's development build re-renders far slower; the console is never a development build.
-    process.env.NODE_ENV ??= 'production'
+    prepareConsoleEnvironment()
     const { runMonitor } = await import('../ui/run-monitor.js')
     await runMonitor({
       db,
