@@ -9,10 +9,12 @@ import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { applyDefinition } from '../db/definitions.js'
 import { migrate } from '../db/migrator.js'
+import { activeSagaIdsWithKeyPrefix, countByStatus, liveWorkerWithPrefix, openInterventionCount, sagasByIds } from '../db/queries/demo.js'
 import type { Database } from '../db/types.js'
 import { runCompensationPass } from '../engine/batch.js'
 import { definitionChecksum, parseDefinition } from '../engine/definition.js'
 import { Engine } from '../engine/engine.js'
+import type { SagaStatus } from '../engine/types.js'
 import { Worker } from '../engine/worker.js'
 import { ConflictError, InvalidDefinitionError } from '../errors.js'
 import { buildReport, type DemoCounts, type DemoReport, type DemoSaga } from './outcome.js'
@@ -50,7 +52,6 @@ export interface StartedDemo {
 }
 
 const DEMO_KEY_PREFIX = 'demo-'
-const ACTIVE = `('pending', 'running', 'compensating')`
 
 /**
  * Prepares the database (migrate, apply the definition, clear what an earlier demo left
@@ -97,13 +98,9 @@ async function applyExample(db: Database, opts: DemoOptions): Promise<number> {
 
 /** The demo's worker would run another demo's sagas against the wrong services. */
 async function refuseConcurrentDemo(db: Database): Promise<void> {
-  const res = await db.query<{ id: string }>(
-    `SELECT id FROM workers WHERE id LIKE $1 AND stopped_at IS NULL AND heartbeat_at > now() - interval '15 seconds' LIMIT 1`,
-    [`${DEMO_KEY_PREFIX}%`],
-  )
-  const other = res.rows[0]
+  const other = await liveWorkerWithPrefix(db, DEMO_KEY_PREFIX)
   if (other) {
-    throw new ConflictError(`another sagactl demo is running on this database (worker ${other.id})`, 'stop it first (a killed one stops counting after 15 s), or give this one its own schema: --schema demo2')
+    throw new ConflictError(`another sagactl demo is running on this database (worker ${other})`, 'stop it first (a killed one stops counting after 15 s), or give this one its own schema: --schema demo2')
   }
 }
 
@@ -112,12 +109,8 @@ async function refuseConcurrentDemo(db: Database): Promise<void> {
  * finish nor be undone against this run's services, so they are aborted (audited).
  */
 async function abortLeftovers(db: Database, engine: Engine, operator: string): Promise<number> {
-  const res = await db.query<{ id: string }>(
-    `SELECT id FROM sagas WHERE status IN ${ACTIVE} AND definition = 'order-checkout' AND idempotency_key LIKE $1`,
-    [`${DEMO_KEY_PREFIX}%`],
-  )
   let aborted = 0
-  for (const { id } of res.rows) {
+  for (const id of await activeSagaIdsWithKeyPrefix(db, 'order-checkout', DEMO_KEY_PREFIX)) {
     try {
       await engine.abort(id, { operator, reason: 'left running by an earlier sagactl demo, whose services are gone' })
       aborted++
@@ -219,12 +212,8 @@ export class DemoRun {
   }
 
   async counts(): Promise<DemoCounts> {
-    const res = await this.db.query<{ status: string; n: number }>(
-      `SELECT status, count(*)::int AS n FROM sagas WHERE id = ANY($1::uuid[]) GROUP BY status`,
-      [this.ids],
-    )
-    const by = new Map(res.rows.map((r) => [r.status, Number(r.n)]))
-    const n = (s: string) => by.get(s) ?? 0
+    const by = await countByStatus(this.db, this.ids)
+    const n = (s: SagaStatus) => by.get(s) ?? 0
     return {
       started: this.ids.length,
       target: this.opts.count ?? null,
@@ -267,21 +256,16 @@ export class DemoRun {
 
   /** The outcome of every saga started, judged against what the services did. Call after stop(). */
   async report(opts: { settled: boolean; waitedMs?: number }): Promise<DemoReport> {
-    const res = await this.db.query<Record<string, unknown>>(
-      `SELECT id, status, step_name, input, reason, created_at, updated_at, finished_at FROM sagas WHERE id = ANY($1::uuid[]) ORDER BY id`,
-      [this.ids],
-    )
-    const sagas: Array<DemoSaga & { input: unknown }> = res.rows.map((r) => ({
-      id: r.id as string,
-      status: r.status as DemoSaga['status'],
-      step: (r.step_name as string | null) ?? null,
-      reason: (r.reason as string | null) ?? null,
-      input: typeof r.input === 'string' ? JSON.parse(r.input) : r.input,
-      createdAt: toDate(r.created_at)!,
-      updatedAt: toDate(r.updated_at)!,
-      finishedAt: toDate(r.finished_at),
+    const sagas: Array<DemoSaga & { input: unknown }> = (await sagasByIds(this.db, this.ids)).map((s) => ({
+      id: s.id,
+      status: s.status,
+      step: s.currentStep,
+      reason: s.reason,
+      input: s.input,
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+      finishedAt: s.finishedAt,
     }))
-    const open = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM interventions WHERE status = 'open' AND saga_id = ANY($1::uuid[])`, [this.ids])
     const outcomes: SagaOutcome[] = sagas.map((s) => ({ sagaId: s.id, status: s.status, input: s.input as Record<string, unknown> }))
     return buildReport({
       run: this.runId,
@@ -289,7 +273,7 @@ export class DemoRun {
       database: this.db.displayUrl,
       sagas,
       consistency: this.services.checkConsistency(outcomes),
-      openInterventions: Number(open.rows[0]?.n ?? 0),
+      openInterventions: await openInterventionCount(this.db, this.ids),
       elapsedMs: Date.now() - this.startedAt,
       settled: opts.settled,
       waitedMs: opts.waitedMs,
@@ -301,11 +285,6 @@ export class DemoRun {
 export function settleTimeoutMs(count: number, rate: number): number {
   const starting = rate > 0 ? (count * 1000) / rate : 0
   return Math.round(starting + 60_000 + 500 * count)
-}
-
-function toDate(v: unknown): Date | null {
-  if (v === null || v === undefined) return null
-  return v instanceof Date ? v : new Date(String(v))
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
