@@ -81,6 +81,18 @@ describe('db commands on the embedded database and errors', () => {
     expect(res.stderr).not.toMatch(/\n\s+at /)
   })
 
+  it('an unmigrated schema is one line that says what to run, exit 9, for any command that needs it', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sagactl-unmigrated-'))
+    for (const args of [['saga', 'list'], ['worker'], ['stats', '--schema', 'other']]) {
+      const res = await runCli(args, { cwd })
+      expect(res.code, args.join(' ')).toBe(9)
+      expect(res.stderr.trim().split('\n')).toHaveLength(1)
+      expect(res.stderr).toMatch(/^error: schema "(sagactl|other)" is not migrated in pglite:.* — run: sagactl db migrate/)
+    }
+    const other = await runCli(['stats', '--schema', 'other'], { cwd })
+    expect(other.stderr).toContain('run: sagactl db migrate --schema other')
+  })
+
   it('--json errors are one document on stdout too', async () => {
     const res = await runCli(['db', 'status', '--json', '--database-url', 'postgres://127.0.0.1:1/x'])
     expect(res.code).toBe(9)
