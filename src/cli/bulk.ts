@@ -277,3 +277,43 @@ function progressLine(done: string, total: number) {
     },
   }
 }
+
+export interface SagaActionOptions {
+  db: Queryable
+  target: ActionTarget
+  flags: BulkFlagValues & { 'dry-run'?: boolean }
+  verb: string
+  done: string
+  warning?: string
+  json: boolean
+  log: (line: string) => void
+  /** The engine call, with the revision the operator's selection saw. */
+  act: (id: string, expectedRevision: number | undefined) => Promise<Saga>
+}
+
+/**
+ * The two forms of retry, compensate and abort: one saga by id (checked against the
+ * revision just read, reported as `retried … (suspended -> running)`), or the bulk form.
+ */
+export async function sagaAction(o: SagaActionOptions): Promise<Saga | BulkReport | BulkDryRun> {
+  if (o.target.kind === 'many') {
+    return bulkAction({
+      db: o.db,
+      filter: o.target.filter,
+      verb: o.verb,
+      done: o.done,
+      warning: o.warning,
+      yes: o.flags.yes ?? false,
+      dryRun: o.flags['dry-run'] ?? false,
+      rps: o.flags.rps,
+      limit: o.flags.limit,
+      json: o.json,
+      log: o.log,
+      act: o.act,
+    })
+  }
+  const before = await findSaga(o.db, o.target.id)
+  const after = await o.act(before.id, before.revision)
+  if (!o.json) o.log(actionLine(o.done, before, after))
+  return after
+}

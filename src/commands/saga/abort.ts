@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
-import { actionLine, actionTarget, bulkAction, bulkFlags, findSaga, operatorFlags } from '../../cli/bulk.js'
+import { actionTarget, bulkFlags, operatorFlags, sagaAction } from '../../cli/bulk.js'
 import { sagaFilterFlags } from '../../cli/flags.js'
 import { Engine } from '../../engine/engine.js'
 import { currentOperator } from '../../engine/operator.js'
@@ -38,25 +38,16 @@ export default class SagaAbort extends BaseCommand<typeof SagaAbort> {
     const db = await this.db()
     const engine = new Engine(db)
     const ctx = { operator: currentOperator(f.operator), reason: f.reason }
-    if (target.kind === 'many') {
-      return bulkAction({
-        db,
-        filter: target.filter,
-        verb: 'Abort',
-        done: 'aborted',
-        warning: 'without compensating them',
-        yes: f.yes,
-        dryRun: f['dry-run'],
-        rps: f.rps,
-        limit: f.limit,
-        json: this.jsonEnabled(),
-        log: (line) => this.log(line),
-        act: (id, expectedRevision) => engine.abort(id, { ...ctx, expectedRevision }),
-      })
-    }
-    const before = await findSaga(db, target.id)
-    const after = await engine.abort(before.id, { ...ctx, expectedRevision: before.revision })
-    if (!this.jsonEnabled()) this.log(actionLine('aborted', before, after))
-    return after
+    return sagaAction({
+      db,
+      target,
+      flags: f,
+      verb: 'Abort',
+      done: 'aborted',
+      warning: 'without compensating them',
+      json: this.jsonEnabled(),
+      log: (line) => this.log(line),
+      act: (id, expectedRevision) => engine.abort(id, { ...ctx, expectedRevision }),
+    })
   }
 }

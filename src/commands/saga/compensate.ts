@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
-import { actionLine, actionTarget, bulkAction, bulkFlags, findSaga, operatorFlags } from '../../cli/bulk.js'
+import { actionTarget, bulkFlags, findSaga, operatorFlags, sagaAction } from '../../cli/bulk.js'
 import { sagaFilterFlags } from '../../cli/flags.js'
 import { shortId } from '../../cli/format.js'
 import { color, status, table } from '../../cli/render.js'
@@ -39,30 +39,21 @@ export default class SagaCompensate extends BaseCommand<typeof SagaCompensate> {
     const db = await this.db()
     const engine = new Engine(db)
     const ctx = { operator: currentOperator(f.operator), reason: f.reason }
-    if (target.kind === 'many') {
-      return bulkAction({
-        db,
-        filter: target.filter,
-        verb: 'Compensate',
-        done: 'compensating',
-        yes: f.yes,
-        dryRun: f['dry-run'],
-        rps: f.rps,
-        limit: f.limit,
-        json: this.jsonEnabled(),
-        log: (line) => this.log(line),
-        act: (id, expectedRevision) => engine.compensate(id, { ...ctx, expectedRevision }),
-      })
-    }
-    const before = await findSaga(db, target.id)
-    if (f['dry-run']) {
-      const plan = await engine.compensationPlan(before.id)
+    if (target.kind === 'one' && f['dry-run']) {
+      const plan = await engine.compensationPlan((await findSaga(db, target.id)).id)
       if (!this.jsonEnabled()) this.log(planText(plan))
       return plan
     }
-    const after = await engine.compensate(before.id, { ...ctx, expectedRevision: before.revision })
-    if (!this.jsonEnabled()) this.log(actionLine('compensating', before, after))
-    return after
+    return sagaAction({
+      db,
+      target,
+      flags: f,
+      verb: 'Compensate',
+      done: 'compensating',
+      json: this.jsonEnabled(),
+      log: (line) => this.log(line),
+      act: (id, expectedRevision) => engine.compensate(id, { ...ctx, expectedRevision }),
+    })
   }
 }
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
-import { actionLine, actionTarget, bulkAction, bulkFlags, findSaga, operatorFlags } from '../../cli/bulk.js'
+import { actionTarget, bulkFlags, operatorFlags, sagaAction } from '../../cli/bulk.js'
 import { sagaFilterFlags } from '../../cli/flags.js'
 import { Engine } from '../../engine/engine.js'
 import { currentOperator } from '../../engine/operator.js'
@@ -35,24 +35,16 @@ export default class SagaRetry extends BaseCommand<typeof SagaRetry> {
     const db = await this.db()
     const engine = new Engine(db)
     const ctx = { operator: currentOperator(f.operator), reason: f.reason }
-    if (target.kind === 'many') {
-      return bulkAction({
-        db,
-        filter: target.filter,
-        verb: 'Retry',
-        done: 'retried',
-        yes: f.yes,
-        dryRun: f['dry-run'],
-        rps: f.rps,
-        limit: f.limit,
-        json: this.jsonEnabled(),
-        log: (line) => this.log(line),
-        act: (id, expectedRevision) => engine.retry(id, { ...ctx, expectedRevision }),
-      })
-    }
-    const before = await findSaga(db, target.id)
-    const after = await engine.retry(before.id, { ...ctx, step: f.step, expectedRevision: before.revision })
-    if (!this.jsonEnabled()) this.log(actionLine('retried', before, after))
-    return after
+    return sagaAction({
+      db,
+      target,
+      flags: f,
+      verb: 'Retry',
+      done: 'retried',
+      json: this.jsonEnabled(),
+      log: (line) => this.log(line),
+      // --step is refused in the bulk form, so it is only ever set for one saga.
+      act: (id, expectedRevision) => engine.retry(id, { ...ctx, step: f.step, expectedRevision }),
+    })
   }
 }
