@@ -79,7 +79,7 @@ export type Next =
 
 const keepLease = (c: Omit<SagaChange, 'due' | 'release'>): SagaChange => ({ ...c, due: 'keep', release: false })
 
-function startStep(id: string, def: SagaDefinition, index: number, phase: Phase, prev: StepState | undefined): { write: StepWrite; attempt: number; event: Transition['events'][number] } {
+function startStep(def: SagaDefinition, index: number, phase: Phase, prev: StepState | undefined): { write: StepWrite; attempt: number; event: Transition['events'][number] } {
   // A 425 ("still in progress") does not use up an attempt: the next poll repeats its number.
   const attempt = prev && prev.errorKind === 'pending' ? prev.attempts : (prev?.attempts ?? 0) + 1
   const step = def.steps[index]!
@@ -93,7 +93,7 @@ function startStep(id: string, def: SagaDefinition, index: number, phase: Phase,
 /** What a worker holding the lease does next. */
 export function nextStep(def: SagaDefinition, v: SagaView, now: Date): Next {
   if (v.status === 'pending') {
-    const s = startStep(v.id, def, 0, 'action', undefined)
+    const s = startStep(def, 0, 'action', undefined)
     return {
       kind: 'call',
       work: { index: 0, phase: 'action', step: def.steps[0]!, attempt: s.attempt },
@@ -116,7 +116,7 @@ export function nextStep(def: SagaDefinition, v: SagaView, now: Date): Next {
   }
   const rec = v.steps.get(stepKey(index, phase))
   if (rec?.status === 'running') return { kind: 'call', work: { index, phase, step, attempt: rec.attempts } }
-  const s = startStep(v.id, def, index, phase, rec)
+  const s = startStep(def, index, phase, rec)
   return {
     kind: 'call',
     work: { index, phase, step, attempt: s.attempt },
@@ -160,7 +160,7 @@ export function afterCall(def: SagaDefinition, v: SagaView, work: Work, outcome:
       t.events.unshift(...events)
       return { transition: t, continues: t.saga.status === 'compensating' }
     }
-    const s = startStep(v.id, def, nextIndex, phase, undefined)
+    const s = startStep(def, nextIndex, phase, undefined)
     events.push(s.event)
     return {
       transition: { sagaId: v.id, saga: keepLease({ status: v.status, stepIndex: nextIndex, stepName: def.steps[nextIndex]!.name, lastError: null }), steps: [done, s.write], events },
@@ -260,7 +260,7 @@ export function startCompensation(def: SagaDefinition, v: SagaView, reason: stri
   const first = plan[0]!
   const change: SagaChange = { status: 'compensating', stepIndex: first, stepName: def.steps[first]!.name, ...lease, compPlan: plan, lastError: null, reason }
   if (opts.leased) {
-    const s = startStep(v.id, def, first, 'compensation', v.steps.get(stepKey(first, 'compensation')))
+    const s = startStep(def, first, 'compensation', v.steps.get(stepKey(first, 'compensation')))
     steps.push(s.write)
     events.push(s.event)
   }
