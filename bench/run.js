@@ -4,8 +4,7 @@
 // Runs the benchmarks on a throwaway PostgreSQL cluster (bench/lib/cluster.js) unless
 // --url names a server, writes bench/results/<part>.json and regenerates BENCHMARKS.md.
 import { parseArgs } from 'node:util'
-import pg from 'pg'
-import { startCluster } from './lib/cluster.js'
+import { ExistingServer, startCluster } from './lib/cluster.js'
 import { regenerate, saveResult } from './lib/report.js'
 import { log, machine, postgresInfo, requireBuild } from './lib/util.js'
 import throughput from './parts/throughput.js'
@@ -37,42 +36,6 @@ const { values: o } = parseArgs({
 if (o.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only ${PARTS.map((p) => p.name).join(',')}] [--runs n] [--sagas n] [--no-profile] [--url URL] [--pg-dir DIR] [--pg-port PORT] [--fresh-pg] [--stop-pg]\n`)
   process.exit(0)
-}
-
-/** A server given by --url: fresh databases on it, no process to account CPU to. */
-class ExistingServer {
-  constructor(url) {
-    this.base = new URL(url)
-    this.pgbin = null
-  }
-  url(database = 'postgres') {
-    const u = new URL(this.base)
-    u.pathname = `/${database}`
-    return u.toString()
-  }
-  postmasterPid() {
-    return null
-  }
-  async sql(database, text, params) {
-    const c = new pg.Client({ connectionString: this.url(database) })
-    await c.connect()
-    try {
-      return await c.query(text, params)
-    } finally {
-      await c.end()
-    }
-  }
-  async freshDatabase(name) {
-    await this.sql('postgres', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-    await this.sql('postgres', `CREATE DATABASE "${name}"`)
-    await this.sql(name, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements').catch(() => {})
-    return this.url(name)
-  }
-  async ensureDatabase(name) {
-    const found = await this.sql('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])
-    if (found.rowCount === 0) await this.sql('postgres', `CREATE DATABASE "${name}"`)
-    return this.url(name)
-  }
 }
 
 async function main() {

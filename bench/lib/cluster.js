@@ -102,8 +102,55 @@ ${extraConf}
   return cluster
 }
 
-export class Cluster {
+/** What the benchmarks need of any server: a URL per database, one-off SQL, fresh databases. */
+class Server {
+  async sql(database, text, params) {
+    const c = new pg.Client({ connectionString: this.url(database) })
+    await c.connect()
+    try {
+      return await c.query(text, params)
+    } finally {
+      await c.end().catch(() => {})
+    }
+  }
+
+  /** A fresh, empty database (dropped first when it exists). */
+  async freshDatabase(name) {
+    await this.sql('postgres', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+    await this.sql('postgres', `CREATE DATABASE "${name}"`)
+    await this.sql(name, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements').catch(() => {})
+    return this.url(name)
+  }
+
+  async ensureDatabase(name) {
+    const found = await this.sql('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])
+    if (found.rowCount === 0) await this.sql('postgres', `CREATE DATABASE "${name}"`)
+    return this.url(name)
+  }
+}
+
+/** A server given by --url: fresh databases on it, no process to account CPU to. */
+export class ExistingServer extends Server {
+  constructor(url) {
+    super()
+    this.base = new URL(url)
+    this.pgbin = null
+  }
+
+  url(database = 'postgres') {
+    const u = new URL(this.base)
+    u.pathname = `/${database}`
+    return u.toString()
+  }
+
+  postmasterPid() {
+    return null
+  }
+}
+
+export class Cluster extends Server {
   constructor(dir, port, pgbin, prefix) {
+    super()
     this.dir = dir
     this.port = port
     this.pgbin = pgbin
@@ -164,29 +211,5 @@ export class Cluster {
         await new Promise((r) => setTimeout(r, 100))
       }
     }
-  }
-
-  async sql(database, text, params) {
-    const c = new pg.Client({ connectionString: this.url(database) })
-    await c.connect()
-    try {
-      return await c.query(text, params)
-    } finally {
-      await c.end().catch(() => {})
-    }
-  }
-
-  /** A fresh, empty database (dropped first when it exists). */
-  async freshDatabase(name) {
-    await this.sql('postgres', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-    await this.sql('postgres', `CREATE DATABASE "${name}"`)
-    await this.sql(name, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements').catch(() => {})
-    return this.url(name)
-  }
-
-  async ensureDatabase(name) {
-    const found = await this.sql('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])
-    if (found.rowCount === 0) await this.sql('postgres', `CREATE DATABASE "${name}"`)
-    return this.url(name)
   }
 }
