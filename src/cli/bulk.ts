@@ -4,7 +4,7 @@ import type { Queryable } from '../db/types.js'
 import type { Saga } from '../engine/types.js'
 import { ConflictError, ExitCode, NotFoundError, UsageError } from '../errors.js'
 import { canPrompt, confirm } from './confirm.js'
-import { filterFromFlags, isFilterEmpty, type SagaFilterFlagValues } from './flags.js'
+import { filterFromFlags, isFilterEmpty, sagaFilterFlags, type SagaFilterFlagValues } from './flags.js'
 import { sagaTable, shortId, truncate } from './format.js'
 import { color, status, table } from './render.js'
 
@@ -129,6 +129,13 @@ export const bulkFlags = {
   yes: Flags.boolean({ char: 'y', summary: 'Act without asking; required when stdin is not a terminal.', helpGroup: 'BULK' }),
   rps: rpsFlag({ summary: 'At most this many sagas per second.', helpGroup: 'BULK' }),
   limit: Flags.integer({ summary: 'Act on at most this many of the matching sagas, newest first [default: all].', min: 1, helpGroup: 'BULK' }),
+}
+
+/** The bulk form of an action that has no single-saga dry run: its --dry-run lists the selection. */
+export const bulkSelectionFlags = {
+  'dry-run': Flags.boolean({ summary: 'Bulk form: list the sagas the filters select; change nothing.', helpGroup: 'BULK' }),
+  ...bulkFlags,
+  ...sagaFilterFlags,
 }
 
 export interface BulkFlagValues {

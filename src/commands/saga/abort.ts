@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
-import { actionTarget, bulkFlags, operatorFlags, sagaAction } from '../../cli/bulk.js'
-import { sagaFilterFlags } from '../../cli/flags.js'
+import { actionTarget, bulkSelectionFlags, operatorFlags, sagaAction } from '../../cli/bulk.js'
 import { Engine } from '../../engine/engine.js'
 import { currentOperator } from '../../engine/operator.js'
 import { UsageError } from '../../errors.js'
@@ -24,9 +23,7 @@ export default class SagaAbort extends BaseCommand<typeof SagaAbort> {
     reason: Flags.string({ summary: 'Why, for the audit log and the saga.', required: true }),
     force: Flags.boolean({ summary: 'Confirm that the saga is failed without compensating.' }),
     ...operatorFlags,
-    'dry-run': Flags.boolean({ summary: 'Bulk form: list the sagas the filters select; change nothing.', helpGroup: 'BULK' }),
-    ...bulkFlags,
-    ...sagaFilterFlags,
+    ...bulkSelectionFlags,
   }
 
   async run() {
