@@ -37,13 +37,13 @@ export function resolveCallEnv(call: HttpCall, env: NodeJS.ProcessEnv = process.
   return { http: { ...call.http, url: resolveEnvRefs(call.http.url, env), headers } }
 }
 
-/** Values that header references resolve to, so error text can be scrubbed of them. */
-export function headerSecrets(call: HttpCall, env: NodeJS.ProcessEnv = process.env): string[] {
+/** Every value a call's references resolve to, in its URL or its headers: none may be stored or printed. */
+export function callSecrets(call: HttpCall, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = []
-  for (const v of Object.values(call.http.headers)) {
+  for (const v of [call.http.url, ...Object.values(call.http.headers)]) {
     for (const name of envRefNames(v)) {
       const s = env[name]
-      if (s !== undefined && s.length >= 4) out.push(s)
+      if (s !== undefined) out.push(s)
     }
   }
   return out

@@ -6,16 +6,21 @@
 //   other 4xx/3xx  business: the service rejected the request itself (bad route, auth,
 //                  malformed body), and sending the identical request again cannot
 //                  change that; burning the retry budget would only delay compensation.
+//                  Redirects are never followed: a Location elsewhere would receive the
+//                  step's headers (secrets included) and its body.
+// Bodies are read only up to a limit: a 2xx body over MAX_OUTPUT_BYTES is a failed call.
 // Network errors and timeouts are transient: the outcome is unknown, so the step counts
 // as attempted and will be compensated if the saga rolls back.
-// Secrets: header values come from ${env:...} and must never reach an error message,
-// so every message is scrubbed of the values the headers resolved to.
+// Secrets resolved from ${env:...} are scrubbed from the outcome by executeCall.
 import type { HttpCall } from '../definition.js'
 import { formatDuration } from '../duration.js'
-import { headerSecrets, resolveCallEnv } from '../env-ref.js'
+import { resolveCallEnv } from '../env-ref.js'
+import { formatBytes, MAX_OUTPUT_BYTES } from '../limits.js'
 import { callSignal, errorText, idempotencyKey, type CallOutcome, type ExecOptions, type StepContext } from './types.js'
 
 const SNIPPET = 200
+/** An error body is only shown as a snippet: reading more is wasted memory. */
+const ERROR_BODY_BYTES = 16 * 1024
 
 export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
   const env = opts.env ?? process.env
@@ -25,10 +30,8 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
   } catch (err) {
     return { kind: 'transient', error: errorText(err) }
   }
-  const secrets = headerSecrets(call, env)
-  const scrub = (text: string): string => secrets.reduce((acc, s) => acc.split(s).join('***'), text)
   const transient = (error: string, retryAfterMs?: number): CallOutcome =>
-    retryAfterMs === undefined ? { kind: 'transient', error: scrub(error) } : { kind: 'transient', error: scrub(error), retryAfterMs }
+    retryAfterMs === undefined ? { kind: 'transient', error } : { kind: 'transient', error, retryAfterMs }
 
   let url: URL
   try {
@@ -55,18 +58,22 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
   const { sagaId, step, phase, attempt, input, results } = ctx
   const signal = callSignal(opts.timeoutMs, opts.signal)
   let status: number
-  let text: string
+  let body: { text: string; over: boolean }
   let retryAfterHeader: string | null
+  let location: string | null
   try {
     const res = await fetch(url, {
       method: resolved.http.method,
       headers,
       body: JSON.stringify({ sagaId, step, phase, attempt, input, results }),
       signal,
+      redirect: 'manual',
     })
     status = res.status
     retryAfterHeader = res.headers.get('retry-after')
-    text = await res.text() // still under the timeout: a body that never ends is a timeout too
+    location = res.headers.get('location')
+    // still under the timeout: a body that never ends is a timeout too
+    body = await readBounded(res, status >= 200 && status < 300 ? MAX_OUTPUT_BYTES : ERROR_BODY_BYTES)
   } catch (err) {
     if (opts.signal?.aborted) return transient('aborted by the worker before a response arrived (outcome unknown)')
     if (signal.aborted) return transient(`timeout after ${formatDuration(opts.timeoutMs)}`)
@@ -75,13 +82,40 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
     return transient(text === 'bad port' ? `fetch refuses port ${url.port} (blocked port list); use another port` : text)
   }
 
-  if (status >= 200 && status < 300) return { kind: 'success', output: parseBody(text) }
-  const snippet = text.trim().slice(0, SNIPPET)
-  const error = scrub(`HTTP ${status}${snippet ? `: ${snippet}` : ''}`)
+  if (status >= 200 && status < 300) {
+    if (body.over) return transient(`response body is larger than ${formatBytes(MAX_OUTPUT_BYTES)}: not stored`)
+    return { kind: 'success', output: parseBody(body.text) }
+  }
+  if (status >= 300 && status < 400 && location) return { kind: 'business', error: `HTTP ${status} redirect to ${location.slice(0, SNIPPET)} (not followed)` }
+  const snippet = body.text.trim().slice(0, SNIPPET)
+  const error = `HTTP ${status}${snippet ? `: ${snippet}` : ''}`
   const retryAfterMs = parseRetryAfter(retryAfterHeader)
   if (status === 425) return retryAfterMs === undefined ? { kind: 'pending', error } : { kind: 'pending', error, retryAfterMs }
   if (status === 408 || status === 429 || status >= 500) return transient(error, retryAfterMs)
   return { kind: 'business', error }
+}
+
+/** The body up to `limit` bytes; `over` when there was more (the rest is never read). */
+async function readBounded(res: Response, limit: number): Promise<{ text: string; over: boolean }> {
+  if (!res.body) return { text: '', over: false }
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    chunks.push(value)
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      return { text: decode(chunks, limit), over: true }
+    }
+  }
+  return { text: decode(chunks, size), over: false }
+}
+
+function decode(chunks: Uint8Array[], bytes: number): string {
+  return Buffer.concat(chunks).subarray(0, bytes).toString('utf8')
 }
 
 function parseBody(text: string): unknown {

@@ -1,17 +1,26 @@
+import { callSecrets } from '../env-ref.js'
 import { isHttpCall, type Call } from '../definition.js'
 import { executeHttp } from './http.js'
 import { executeModule } from './module.js'
+import { guardOutcome, scrubberFor } from './outcome.js'
 import { errorText, type CallOutcome, type ExecOptions, type StepContext } from './types.js'
 
 export * from './types.js'
 export { executeHttp, parseRetryAfter } from './http.js'
 export { executeModule, resolveModulePath } from './module.js'
 
+/** Makes an outcome of `call` safe to store and print: its resolved secrets scrubbed, its text and size bounded. */
+export function guardCallOutcome(call: Call, outcome: CallOutcome, env: NodeJS.ProcessEnv = process.env): CallOutcome {
+  return guardOutcome(outcome, scrubberFor(isHttpCall(call) ? callSecrets(call, env) : []))
+}
+
 /** Carries out one action or compensation call. Never throws: every failure is an outcome. */
 export async function executeCall(call: Call, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
+  let outcome: CallOutcome
   try {
-    return isHttpCall(call) ? await executeHttp(call, ctx, opts) : await executeModule(call, ctx, opts)
+    outcome = isHttpCall(call) ? await executeHttp(call, ctx, opts) : await executeModule(call, ctx, opts)
   } catch (err) {
-    return { kind: 'transient', error: `executor error: ${errorText(err)}` }
+    outcome = { kind: 'transient', error: `executor error: ${errorText(err)}` }
   }
+  return guardCallOutcome(call, outcome, opts.env)
 }

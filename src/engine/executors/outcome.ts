@@ -1,0 +1,79 @@
+// Every outcome passes through here before the engine sees it, so whatever a
+// participant answered can be stored and shown: resolved secrets are replaced by ***,
+// NUL bytes and lone surrogates (which PostgreSQL's text and jsonb refuse) by U+FFFD,
+// error text is bounded, and an output too large or too deeply nested becomes a failed
+// call instead of a write that can never succeed.
+import { formatBytes, MAX_ERROR_CHARS, MAX_JSON_DEPTH, MAX_OUTPUT_BYTES } from '../limits.js'
+import type { CallOutcome } from './types.js'
+
+export type Scrub = (text: string) => string
+
+/** Shorter values are too likely to occur by chance in unrelated text to be replaced. */
+const MIN_SECRET = 4
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Replaces each secret, raw or in the encodings a URL or a form gives it, whatever its case. */
+export function scrubberFor(secrets: string[]): Scrub {
+  const forms = new Set<string>()
+  for (const s of secrets) {
+    if (s.length < MIN_SECRET) continue
+    const component = encodeURIComponent(s)
+    for (const f of [s, component, component.replace(/%20/g, '+'), encodeURI(s)]) forms.add(f)
+  }
+  if (forms.size === 0) return (text) => text
+  const pattern = new RegExp([...forms].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi')
+  return (text) => text.replace(pattern, '***')
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+/** Text PostgreSQL accepts in text and jsonb columns. */
+export function storableText(text: string): string {
+  return text.replace(/\u0000/g, '\uFFFD').replace(LONE_SURROGATE, '\uFFFD')
+}
+
+export function boundedError(text: string): string {
+  return text.length <= MAX_ERROR_CHARS ? text : `${text.slice(0, MAX_ERROR_CHARS - 1)}…`
+}
+
+/** Checked without recursion: the value may be nested far deeper than the stack allows. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    if (depth > max) return true
+    for (const child of Object.values(v)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+function cleanJson(value: unknown, fix: (s: string) => string): unknown {
+  if (typeof value === 'string') return fix(value)
+  if (Array.isArray(value)) return value.map((v) => cleanJson(v, fix))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[fix(k)] = cleanJson(v, fix)
+    return out
+  }
+  return value
+}
+
+/** Why a value cannot be stored as a step output, or undefined when it can. */
+export function unstorableJson(value: unknown, maxBytes = MAX_OUTPUT_BYTES): string | undefined {
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return `is JSON nested deeper than ${MAX_JSON_DEPTH} levels`
+  const json = JSON.stringify(value) ?? 'null'
+  if (Buffer.byteLength(json) > maxBytes) return `is larger than ${formatBytes(maxBytes)}`
+  return undefined
+}
+
+export function guardOutcome(outcome: CallOutcome, scrub: Scrub): CallOutcome {
+  const fix = (s: string) => storableText(scrub(s))
+  if (outcome.kind === 'success') {
+    const why = unstorableJson(outcome.output)
+    if (why) return { kind: 'transient', error: `output ${why}: not stored` }
+    return { kind: 'success', output: cleanJson(outcome.output, fix) }
+  }
+  return { ...outcome, error: boundedError(fix(outcome.error)) }
+}
