@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid'
 import type { SagaDefinition, StepDef } from './definition.js'
 import type { CallOutcome } from './executors/types.js'
+import { MAX_RETRY_DELAY_MS } from './limits.js'
 import { retryDelay } from './retry.js'
 import type { SagaChange, StepWrite, Transition } from './transition.js'
 import type { ErrorKind, Phase, SagaStatus, StepStatus } from './types.js'
@@ -174,7 +175,9 @@ export function afterCall(def: SagaDefinition, v: SagaView, work: Work, outcome:
   const failedEvent = (data: Record<string, unknown>) => ({ type: 'step.failed' as const, step: name, phase, attempt, data: { kind: outcome.kind, error, ...data } })
 
   const waitAndRetry = (delayMs: number, kind: ErrorKind): Decision => {
-    let at = new Date(now.getTime() + Math.max(1, delayMs))
+    // Bounded: a Retry-After or a policy of 1e20 ms would be an invalid date and an unwritable outcome.
+    const wait = Number.isFinite(delayMs) ? Math.min(MAX_RETRY_DELAY_MS, Math.max(1, delayMs)) : MAX_RETRY_DELAY_MS
+    let at = new Date(now.getTime() + wait)
     // A deadline inside the wait: come back at the deadline, which starts compensation.
     if (deadline && at > deadline) at = deadline
     return {

@@ -1,8 +1,8 @@
 import type { SagaStore } from '../db/saga-store.js'
 import type { SagaDefinition } from './definition.js'
-import { executeCall } from './executors/index.js'
-import type { CallOutcome } from './executors/types.js'
-import { afterCall, nextStep, stepKey, type SagaView, type Work } from './planner.js'
+import { executeCall, guardCallOutcome } from './executors/index.js'
+import { errorText, type CallOutcome } from './executors/types.js'
+import { afterCall, nextStep, stepKey, type Decision, type SagaView, type Work } from './planner.js'
 import type { Transition } from './transition.js'
 import type { Saga, StepRecord } from './types.js'
 import type { TransitionWriter } from './writer.js'
@@ -56,16 +56,31 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
   let firstWrite = reclaimedFrom ? [{ type: 'saga.reclaimed' as const, data: { from: reclaimedFrom } }] : []
 
   const write = async (t: Transition): Promise<boolean> => {
-    if (firstWrite.length > 0) {
-      t = { ...t, events: [...firstWrite, ...t.events] }
-      firstWrite = []
-    }
+    if (firstWrite.length > 0) t = { ...t, events: [...firstWrite, ...t.events] }
     const ok = await ctx.writer.submit(t)
+    firstWrite = []
     if (ok) {
       applyToView(view, results, t)
       ctx.onTransition?.(t, view)
     }
     return ok
+  }
+
+  /**
+   * Writes what a call led to. An outcome the database still refuses is recorded as a
+   * failed call carrying the write's error, so the step follows its retry policy rather
+   * than stay `running` until the lease lapses and the call is silently made again.
+   */
+  const recordOutcome = async (work: Work, outcome: CallOutcome, guard: (o: CallOutcome) => CallOutcome): Promise<Decision | 'lost'> => {
+    let decision = afterCall(def, view, work, outcome, new Date())
+    try {
+      if (!(await write(decision.transition))) return 'lost'
+    } catch (err) {
+      const failed = guard({ kind: 'transient', error: `cannot record the outcome: ${errorText(err)}` })
+      decision = afterCall(def, view, work, failed, new Date())
+      if (!(await write(decision.transition))) return 'lost'
+    }
+    return decision
   }
 
   for (;;) {
@@ -89,8 +104,8 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
       { timeoutMs: work.step.timeout, defsDir: ctx.defsDir, env: ctx.env },
     )
     ctx.onCall?.(work, view, outcome)
-    const decision = afterCall(def, view, work, outcome, new Date())
-    if (!(await write(decision.transition))) return 'lost'
+    const decision = await recordOutcome(work, outcome, (o) => guardCallOutcome(call, o, ctx.env))
+    if (decision === 'lost') return 'lost'
     if (!decision.continues) return 'rested'
   }
 }
