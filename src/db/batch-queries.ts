@@ -10,8 +10,11 @@ import { channelFor, workChannelFor, type Database, type Queryable } from './typ
  * same saga at once.
  */
 
-/** A running saga past its deadline, held by no live lease: a worker holding one handles its own deadline. */
-const OVERDUE = `status = 'running' AND deadline_at < now() AND (lease_owner IS NULL OR due_at <= now())`
+/**
+ * A saga past its deadline that has not started compensating, held by no live lease: a
+ * worker holding one handles its own deadline. A pending one is compensated with nothing attempted.
+ */
+const OVERDUE = `status IN ('pending', 'running') AND deadline_at < now() AND (lease_owner IS NULL OR due_at <= now())`
 
 export interface SagaRef {
   id: string

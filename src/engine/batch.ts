@@ -13,6 +13,7 @@ import { SagaStore } from '../db/saga-store.js'
 import type { Database } from '../db/types.js'
 import type { StoredDefinition } from '../db/definitions.js'
 import { DefinitionCache } from './definitions.js'
+import { keepLeases } from './heartbeat.js'
 import { startCompensation } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
@@ -206,10 +207,7 @@ class Pass {
       onTransition: (t) => this.record(t),
     }
     const inflight = new Map<string, Promise<void>>()
-    const heartbeat = setInterval(() => {
-      void this.store.renewLeases(owner, [...inflight.keys()], leaseMs).catch(() => {})
-    }, Math.max(50, Math.floor(leaseMs / 3)))
-    heartbeat.unref()
+    const stopHeartbeat = keepLeases(this.store, owner, () => [...inflight.keys()], leaseMs)
 
     let claims = 0
     let finished = 0
@@ -270,7 +268,7 @@ class Pass {
       }
       await Promise.allSettled(inflight.values())
     } finally {
-      clearInterval(heartbeat)
+      stopHeartbeat()
       // Runs that failed still hold a lease: hand them to the next pass or worker.
       await this.store.releaseAll(owner).catch(() => {})
     }

@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
+import { keepLeases } from './heartbeat.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
@@ -25,6 +26,8 @@ export interface RunOptions {
   onCall?: RunnerContext['onCall']
   /** Stop waiting for retries after this; the saga stays where it is. */
   signal?: AbortSignal
+  /** How long a claim lasts without a heartbeat (renewed every third of it while a call runs). */
+  leaseMs?: number
 }
 
 const isTerminal = (s: Saga['status']) => TERMINAL_STATUSES.includes(s)
@@ -77,17 +80,23 @@ export class Engine implements OperatorActions {
       onTransition: opts.onTransition,
       onCall: opts.onCall,
     }
-    for (;;) {
-      const current = await this.get(sagaId)
-      if (isTerminal(current.status) || current.status === 'suspended' || opts.signal?.aborted) return current
-      const [claimed] = await this.store.claim(owner, 30_000, 1, sagaId)
-      if (!claimed) {
-        await sleep(waitMs(current), opts.signal)
-        continue
+    const leaseMs = opts.leaseMs ?? 30_000
+    const stopHeartbeat = keepLeases(this.store, owner, () => [sagaId], leaseMs)
+    try {
+      for (;;) {
+        const current = await this.get(sagaId)
+        if (isTerminal(current.status) || current.status === 'suspended' || opts.signal?.aborted) return current
+        const [claimed] = await this.store.claim(owner, leaseMs, 1, sagaId)
+        if (!claimed) {
+          await sleep(waitMs(current), opts.signal)
+          continue
+        }
+        const def = await this.defs.get(claimed.saga.definition, claimed.saga.version)
+        const steps = await this.store.stepsOf(sagaId)
+        await runSaga(ctx, def.spec, claimed.saga, steps, claimed.reclaimedFrom)
       }
-      const def = await this.defs.get(claimed.saga.definition, claimed.saga.version)
-      const steps = await this.store.stepsOf(sagaId)
-      await runSaga(ctx, def.spec, claimed.saga, steps, claimed.reclaimedFrom)
+    } finally {
+      stopHeartbeat()
     }
   }
 

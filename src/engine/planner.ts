@@ -93,6 +93,11 @@ function startStep(def: SagaDefinition, index: number, phase: Phase, prev: StepS
 
 /** What a worker holding the lease does next. */
 export function nextStep(def: SagaDefinition, v: SagaView, now: Date): Next {
+  const overdue = v.deadlineAt !== null && now >= v.deadlineAt
+  // Past the deadline before anything ran: nothing is attempted, nothing is left to undo.
+  if (v.status === 'pending' && overdue) {
+    return { kind: 'transition', transition: startCompensation(def, v, 'timeout', { leased: true }), done: true }
+  }
   if (v.status === 'pending') {
     const s = startStep(def, 0, 'action', undefined)
     return {
@@ -106,7 +111,7 @@ export function nextStep(def: SagaDefinition, v: SagaView, now: Date): Next {
       },
     }
   }
-  if (v.status === 'running' && v.deadlineAt && now >= v.deadlineAt) {
+  if (v.status === 'running' && overdue) {
     return { kind: 'transition', transition: startCompensation(def, v, 'timeout', { leased: true }), done: false }
   }
   const phase: Phase = v.status === 'compensating' ? 'compensation' : 'action'
