@@ -17,7 +17,9 @@
  *
  * Precedence, field by field: the step's own value, then the file's `defaults`, then the
  * table above. A partial `retry: { maxAttempts: 5 }` keeps the other retry fields.
- * Durations are milliseconds or strings such as `200ms`, `10s`, `5m`, `1h`, `1d`.
+ * Durations are milliseconds or strings such as `200ms`, `10s`, `5m`, `1h`, `1d`, and bounded
+ * (src/engine/limits.ts): a step timeout at most 24h, retry delays 7d, a saga timeout 365d.
+ * An http URL is http:// or https://, or starts with a `${env:NAME}` reference.
  * Unknown keys are errors: a misspelt `compensaton:` must not silently mean "none".
  */
 import { createHash } from 'node:crypto'
@@ -25,6 +27,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { z } from 'zod'
 import { parseDuration } from './duration.js'
 import { malformedRef } from './env-ref.js'
+import { MAX_CALL_TIMEOUT_MS, MAX_RETRY_DELAY_MS, MAX_SAGA_TIMEOUT_MS } from './limits.js'
 
 export type Backoff = 'fixed' | 'linear' | 'exponential'
 /** All durations in milliseconds. */
@@ -62,13 +65,17 @@ const METHODS = ['POST', 'PUT', 'PATCH', 'DELETE']
 
 const name = z.string().regex(NAME, { error: 'must match ^[a-z0-9][a-z0-9._-]*$ (lower-case letters, digits, ".", "_", "-")' })
 
-const duration = (min: number) =>
+const HOUR = 3_600_000
+const limitText = (ms: number): string => (ms % (24 * HOUR) === 0 && ms > 24 * HOUR ? `${ms / (24 * HOUR)}d` : `${ms / HOUR}h`)
+
+const duration = (min: number, max: number) =>
   z.union([z.number(), z.string()], { error: 'expected a duration: milliseconds or a string like 200ms, 10s, 5m, 1h' })
     .transform((v, ctx) => {
       try {
         const ms = parseDuration(v)
-        if (ms >= min) return ms
-        ctx.addIssue({ code: 'custom', message: `must be at least ${min}ms` })
+        if (ms > max) ctx.addIssue({ code: 'custom', message: `must be at most ${limitText(max)}` })
+        else if (ms >= min) return ms
+        else ctx.addIssue({ code: 'custom', message: `must be at least ${min}ms` })
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message })
       }
@@ -83,8 +90,8 @@ const refText = z.string().superRefine((v, ctx) => {
 const retrySchema = z.strictObject({
   maxAttempts: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1 (1 = no retries)' }).optional(),
   backoff: z.enum(['fixed', 'linear', 'exponential']).optional(),
-  initialDelay: duration(0).optional(),
-  maxDelay: duration(0).optional(),
+  initialDelay: duration(0, MAX_RETRY_DELAY_MS).optional(),
+  maxDelay: duration(0, MAX_RETRY_DELAY_MS).optional(),
   jitter: z.boolean().optional(),
 })
 
@@ -92,7 +99,10 @@ const callSchema = z
   .strictObject({
     http: z
       .strictObject({
-        url: refText.min(1, { error: 'must not be empty' }),
+        // A URL starting with a reference is checked when it is resolved, at call time.
+        url: refText.min(1, { error: 'must not be empty' }).refine((u) => u === '' || u.startsWith('${') || /^https?:\/\//i.test(u), {
+          error: 'must be an http:// or https:// URL',
+        }),
         method: z.string().refine((m) => METHODS.includes(m.toUpperCase()), {
           error: `must be one of ${METHODS.join(', ')} (the step context is sent as a JSON body)`,
         }).optional(),
@@ -113,7 +123,7 @@ const stepSchema = z
     name,
     action: callSchema,
     compensation: callSchema.optional(),
-    timeout: duration(1).optional(),
+    timeout: duration(1, MAX_CALL_TIMEOUT_MS).optional(),
     retry: retrySchema.optional(),
     compensationRetry: retrySchema.optional(),
     onFailure: z.enum(['compensate', 'suspend']).optional(),
@@ -128,10 +138,10 @@ const fileSchema = z
   .strictObject({
     name,
     description: z.string().optional(),
-    timeout: duration(1).optional(),
+    timeout: duration(1, MAX_SAGA_TIMEOUT_MS).optional(),
     defaults: z
       .strictObject({
-        timeout: duration(1).optional(),
+        timeout: duration(1, MAX_CALL_TIMEOUT_MS).optional(),
         retry: retrySchema.optional(),
         compensationRetry: retrySchema.optional(),
         onFailure: z.enum(['compensate', 'suspend']).optional(),
