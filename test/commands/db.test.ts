@@ -58,6 +58,16 @@ describe.runIf(pgUrl)('db commands on the real server', () => {
     expect(res.stdout).not.toContain('hunter2')
     expect(res.stdout).toContain('postgres:****@')
   })
+
+  it('redacts a password given as a query parameter in the status header', async () => {
+    const s = await freshPgSchema()
+    cleanups.push(s.drop)
+    const url = `${pgUrl!}${pgUrl!.includes('?') ? '&' : '?'}password=hunter22`
+    const res = await runCli(['db', 'status', '--database-url', url, '--schema', s.schema])
+    expect(res.code, res.stderr).toBe(0)
+    expect(res.stdout + res.stderr).not.toContain('hunter22')
+    expect(res.stdout).toContain('password=****')
+  })
 })
 
 describe('db commands on the embedded database and errors', () => {
@@ -78,6 +88,9 @@ describe('db commands on the embedded database and errors', () => {
     expect(res.stderr.trim().split('\n')).toHaveLength(1)
     expect(res.stderr).toMatch(/^error: database unreachable at postgres:\/\/u:\*\*\*\*@127\.0\.0\.1:1\/x/)
     expect(res.stderr).not.toContain('topsecret')
+    const query = await runCli(['db', 'status', '--database-url', 'postgres://u@127.0.0.1:1/x?password=topsecret'])
+    expect(query.code).toBe(9)
+    expect(query.stderr).toMatch(/^error: database unreachable at postgres:\/\/u@127\.0\.0\.1:1\/x\?password=\*\*\*\*:/)
     expect(res.stderr).not.toMatch(/\n\s+at /)
   })
 
