@@ -5,6 +5,9 @@ import type { AuditEntry, Intervention, Saga, SagaEvent, StepRecord } from '../e
 export const SAGA_COLUMNS =
   'id, definition, version, status, step_index, step_name, input, idempotency_key, revision, due_at, lease_owner, deadline_at, comp_plan, last_error, reason, created_at, updated_at, finished_at'
 
+/** Everything but the input, which a list never shows and which may be large. */
+export const SAGA_LIST_COLUMNS = SAGA_COLUMNS.replace('input, ', '')
+
 type Row = Record<string, unknown>
 
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)))

@@ -7,8 +7,10 @@ import { ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
+import { unstorableJson } from './executors/outcome.js'
 import { keepLeases } from './heartbeat.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
+import { MAX_INPUT_BYTES } from './limits.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
 import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
@@ -48,6 +50,9 @@ export class Engine implements OperatorActions {
 
   /** Enqueues a saga on the latest version (or `version`); the same key returns the saga it started before. */
   async start(definition: string, input: unknown, opts: StartOptions = {}): Promise<{ saga: Saga; created: boolean }> {
+    // Checked before anything is written: an input too big to store or to send to every step is refused whole.
+    const unstorable = unstorableJson(input ?? null, MAX_INPUT_BYTES)
+    if (unstorable) throw new UsageError(`input ${unstorable}: nothing was started`)
     const def = await this.defs.latest(definition, opts.version)
     const timeout = def.spec.timeout
     const result = await this.store.insert({

@@ -1,6 +1,6 @@
 import { NotFoundError, UsageError } from '../../errors.js'
 import { SAGA_STATUSES, type Saga, type SagaEvent, type SagaStatus, type StepRecord } from '../../engine/types.js'
-import { EVENT_COLUMNS, SAGA_COLUMNS, STEP_COLUMNS, toEvent, toSaga, toStep } from '../rows.js'
+import { EVENT_COLUMNS, SAGA_COLUMNS, SAGA_LIST_COLUMNS, STEP_COLUMNS, toEvent, toSaga, toStep } from '../rows.js'
 import type { Queryable } from '../types.js'
 
 /** What `saga list` and the bulk operator commands select; every field narrows the set. */
@@ -163,9 +163,9 @@ function toPage<T>(items: T[], limit: number, idOf: (t: T) => string): Page<T> {
   return { items: shown, next: idOf(shown[shown.length - 1]!) }
 }
 
-/** Newest first, keyset-paginated on the id. */
+/** Newest first, keyset-paginated on the id; without their inputs (`getSaga` has them). */
 export async function listSagas(q: Queryable, filter: SagaFilter, page: PageOptions): Promise<Page<Saga>> {
-  const rows = await selectPage(q, SAGA_COLUMNS, filter, page)
+  const rows = await selectPage(q, SAGA_LIST_COLUMNS, filter, page)
   return toPage(rows.map(toSaga), page.limit, (s) => s.id)
 }
 
