@@ -1,8 +1,9 @@
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { compileErrors, validate } from '@readme/openapi-parser'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +12,8 @@ import { runCli, spawnCli } from '../helpers/cli.js'
 import { curl, postJson } from '../helpers/curl.js'
 import { freshPgSchema, pgUrl } from '../helpers/db.js'
 import { FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
+
+const PYTHON_CLIENT = fileURLToPath(new URL('../../examples/clients/python/sagactl_client.py', import.meta.url))
 
 function untilExit(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)))
@@ -178,6 +181,27 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/v1/health', '/v1/interventions', '/v1/interventions/{id}/resolve', '/v1/sagas', '/v1/sagas/{id}', '/v1/sagas/{id}/events', '/v1/sagas/{id}/{action}',
     ])
+  })
+
+  it('the Python example client (standard library only) starts a saga and follows it to the end', async () => {
+    const res = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+      const child = spawn('python3', [PYTHON_CLIENT, 'checkout', '{"order": 9}', '--key', 'py-9'], {
+        env: { ...process.env, SAGACTL_URL: api.url, SAGACTL_TOKEN: tokens.start },
+      })
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (d) => (out += d))
+      child.stderr.on('data', (d) => (err += d))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({ code, out, err }))
+    })
+    expect(res.err).toBe('')
+    expect(res.code).toBe(0)
+    const lines = res.out.trim().split('\n')
+    expect(lines[0]).toMatch(/^started [0-9a-f-]{36}$/)
+    expect(lines).toContain('  step.succeeded charge')
+    expect(lines.at(-1)).toBe('completed')
+    expect((await db.query(`SELECT status FROM sagas WHERE idempotency_key = 'py-9'`)).rows).toEqual([{ status: 'completed' }])
   })
 
   it('a revoked token is refused; SIGTERM answers a waiting request, then exits 0', async () => {
