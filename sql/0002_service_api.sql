@@ -75,9 +75,15 @@ BEGIN
   END IF;
 
   INSERT INTO events (saga_id, type, data) VALUES (saga_id, 'saga.created', jsonb_build_object('key', start_saga.key));
-  PERFORM pg_notify(current_schema() || '_events',
-            json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', saga_id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
-          pg_notify(current_schema() || '_work', '');
+  -- A transaction that NOTIFYs holds a database-wide lock through its commit, so
+  -- notifying starts commit one at a time. Only the start holding this lock notifies;
+  -- one that finds it taken commits alongside a notifying start whose wake-up is on its
+  -- way, and a worker that still misses it finds it by its next claim or poll.
+  IF pg_try_advisory_xact_lock(hashtext('sagactl.notify'), hashtext(current_schema())) THEN
+    PERFORM pg_notify(current_schema() || '_events',
+              json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', saga_id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
+            pg_notify(current_schema() || '_work', '');
+  END IF;
   RETURN saga_id;
 END
 $$;
