@@ -141,6 +141,7 @@ export class SagaStore {
        UNION ALL
        SELECT false AS created, ${SAGA_COLUMNS} FROM sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
       [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel, this.db.schema],
+      { name: 'sagactl_insert_saga' },
     )
     const row = res.rows[0]
     return row ? { saga: toSaga(row), created: row.created === true } : undefined
