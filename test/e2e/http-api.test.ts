@@ -57,7 +57,7 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     await db.connect()
     worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, ...db$()])
     api = await serve([...db$(), '--max-body', '4'])
-  })
+  }, 180_000)
   afterAll(async () => {
     for (const child of [worker, api?.child]) {
       if (child && child.exitCode === null) {

@@ -49,7 +49,7 @@ describe.runIf(pgUrl)('start_saga from psql, in the business transaction', () =>
     db = new pg.Client({ connectionString: s.url })
     await db.connect()
     await db.query(`CREATE SCHEMA ${app}; CREATE TABLE ${app}.orders (id int PRIMARY KEY, customer_id text NOT NULL, amount numeric NOT NULL)`)
-  })
+  }, 120_000)
   afterAll(async () => {
     if (worker && worker.exitCode === null) {
       const exited = new Promise((r) => worker!.once('exit', r))
