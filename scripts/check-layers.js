@@ -5,8 +5,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 const rules = [
-  { dir: 'src/engine', forbidden: [/^@oclif\//, /^ink(-|$|\/)/, /^react(\/|$)/, /\/cli\//, /\/ui\//, /\/commands\//, /\/demo\//] },
-  { dir: 'src/db', forbidden: [/^@oclif\//, /^ink(-|$|\/)/, /^react(\/|$)/, /\/cli\//, /\/ui\//, /\/commands\//, /\/engine\/worker/] },
+  { dir: 'src/engine', forbidden: [/^@oclif\//, /^ink(-|$|\/)/, /^react(\/|$)/, /\/cli\//, /\/ui\//, /\/commands\//, /\/demo\//, /\/http\//, /^hono(\/|$)/, /^@hono\//] },
+  { dir: 'src/db', forbidden: [/^@oclif\//, /^ink(-|$|\/)/, /^react(\/|$)/, /\/cli\//, /\/ui\//, /\/commands\//, /\/engine\/worker/, /\/http\//, /^hono(\/|$)/, /^@hono\//] },
+  // The HTTP API calls the engine and the query modules, like the commands do, but never the CLI or the UI.
+  { dir: 'src/http', forbidden: [/^@oclif\//, /^ink(-|$|\/)/, /^react(\/|$)/, /\/cli\//, /\/ui\//, /\/commands\//, /\/demo\//] },
 ]
 
 function files(dir) {

@@ -85,7 +85,7 @@ export async function applyDefinition(db: Database, input: ApplyInput): Promise<
 export async function getDefinition(q: Queryable, name: string, version?: number): Promise<StoredDefinition | null> {
   const res =
     version === undefined
-      ? await q.query(`SELECT ${COLUMNS} FROM definitions WHERE name = $1 ORDER BY version DESC LIMIT 1`, [name])
+      ? await q.query(`SELECT ${COLUMNS} FROM definitions WHERE name = $1 ORDER BY version DESC LIMIT 1`, [name], { name: 'sagactl_definition_latest' })
       : await q.query(`SELECT ${COLUMNS} FROM definitions WHERE name = $1 AND version = $2`, [name, version])
   return res.rows[0] ? toDefinition(res.rows[0]) : null
 }

@@ -134,11 +134,14 @@ export class SagaStore {
          SELECT pg_notify($7, json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
                 pg_notify($8, '')
          FROM ins
+         -- Notifying transactions commit one at a time: only the start holding this lock notifies (see sql/0002_service_api.sql).
+         WHERE pg_try_advisory_xact_lock(hashtext('sagactl.notify'), hashtext($9))
        )
        SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
        UNION ALL
        SELECT false AS created, ${SAGA_COLUMNS} FROM sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel],
+      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel, this.db.schema],
+      { name: 'sagactl_insert_saga' },
     )
     const row = res.rows[0]
     return row ? { saga: toSaga(row), created: row.created === true } : undefined

@@ -50,6 +50,8 @@ export class Worker {
   private readonly inflight = new Map<string, Promise<void>>()
   private stopping = false
   private wake: (() => void) | null = null
+  /** A poke that came while the loop was busy (claiming, reading): the next sleep returns at once. */
+  private poked = false
   private loopDone: Promise<void> | null = null
   private heartbeat: NodeJS.Timeout | null = null
   private unlisten: (() => Promise<void>) | null = null
@@ -107,10 +109,15 @@ export class Worker {
   private poke(): void {
     const w = this.wake
     this.wake = null
-    w?.()
+    if (w) w()
+    else this.poked = true
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.poked) {
+      this.poked = false
+      return Promise.resolve()
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null

@@ -1,0 +1,3 @@
+module example.com/sagactl-client
+
+go 1.21

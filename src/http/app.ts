@@ -1,0 +1,70 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import { DEFAULT_THRESHOLDS, type HealthThresholds } from '../db/queries/health.js'
+import type { Database } from '../db/types.js'
+import { Engine } from '../engine/engine.js'
+import { NotFoundError, UsageError } from '../errors.js'
+import { bearerAuth, type AuthEnv } from './auth.js'
+import { HttpError, sendError, statusOf } from './errors.js'
+import type { Deps } from './routes/common.js'
+import { operateRoutes } from './routes/operate.js'
+import { sagaRoutes } from './routes/sagas.js'
+import { systemRoutes } from './routes/system.js'
+import { SagaWatch } from './watch.js'
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+export interface ApiOptions {
+  /** Largest request body (the saga input is most of it). */
+  maxBodyBytes?: number
+  health?: HealthThresholds
+  version?: string
+  /** Where unexpected errors are reported (their details never go to the client). */
+  log?: (line: string) => void
+}
+
+const DOC = (version: string) => ({
+  openapi: '3.1.0',
+  info: {
+    title: 'sagactl',
+    version,
+    description: 'Start, follow and repair sagas. Every request needs `Authorization: Bearer <token>` (`sagactl token create`).',
+  },
+  security: [{ bearer: [] }],
+})
+
+/**
+ * The HTTP API over the same engine and query functions as the CLI. Routes, request
+ * validation and the OpenAPI document all come from the zod schemas in schemas.ts.
+ */
+export function createApi(db: Database, opts: ApiOptions = {}): { app: OpenAPIHono<AuthEnv>; watch: SagaWatch; document: () => unknown } {
+  const log = opts.log ?? (() => {})
+  const watch = new SagaWatch(db)
+  const deps: Deps = { db, engine: new Engine(db), watch, health: opts.health ?? DEFAULT_THRESHOLDS }
+  const app = new OpenAPIHono<AuthEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return undefined
+      const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : result.target}: ${i.message}`)
+      return sendError(c, new UsageError(`invalid request: ${problems.join('; ')}`))
+    },
+  })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'A token from `sagactl token create`.' })
+
+  app.use('/v1/*', bearerAuth(db))
+  const maxSize = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  app.use(
+    '/v1/*',
+    bodyLimit({ maxSize, onError: (c) => sendError(c, new HttpError(413, 'too_large', `request body over ${maxSize} bytes`, 'keep large documents out of the saga input; pass a reference')) }),
+  )
+  sagaRoutes(app, deps)
+  operateRoutes(app, deps)
+  systemRoutes(app, deps)
+  app.doc31('/v1/openapi.json', DOC(opts.version ?? '0.0.0'))
+
+  app.notFound((c) => sendError(c, new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'see GET /v1/openapi.json')))
+  app.onError((err, c) => {
+    if (statusOf(err) >= 500 && statusOf(err) !== 503) log(`${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`)
+    return sendError(c, err)
+  })
+  return { app, watch, document: () => app.getOpenAPI31Document(DOC(opts.version ?? '0.0.0')) }
+}
