@@ -8,6 +8,8 @@ import type { CallOutcome } from './types.js'
 
 export type Scrub = (text: string) => string
 
+const noScrub: Scrub = (text) => text
+
 /** Shorter values are too likely to occur by chance in unrelated text to be replaced. */
 const MIN_SECRET = 4
 
@@ -21,7 +23,7 @@ export function scrubberFor(secrets: string[]): Scrub {
     const component = encodeURIComponent(s)
     for (const f of [s, component, component.replace(/%20/g, '+'), encodeURI(s)]) forms.add(f)
   }
-  if (forms.size === 0) return (text) => text
+  if (forms.size === 0) return noScrub
   const pattern = new RegExp([...forms].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi')
   return (text) => text.replace(pattern, '***')
 }
@@ -60,19 +62,27 @@ function cleanJson(value: unknown, fix: (s: string) => string): unknown {
   return value
 }
 
+function checkJson(value: unknown, maxBytes: number): { why?: string; json?: string } {
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return { why: `is JSON nested deeper than ${MAX_JSON_DEPTH} levels` }
+  const json = JSON.stringify(value) ?? 'null'
+  if (Buffer.byteLength(json) > maxBytes) return { why: `is larger than ${formatBytes(maxBytes)}` }
+  return { json }
+}
+
 /** Why a value cannot be stored as a step output, or undefined when it can. */
 export function unstorableJson(value: unknown, maxBytes = MAX_OUTPUT_BYTES): string | undefined {
-  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return `is JSON nested deeper than ${MAX_JSON_DEPTH} levels`
-  const json = JSON.stringify(value) ?? 'null'
-  if (Buffer.byteLength(json) > maxBytes) return `is larger than ${formatBytes(maxBytes)}`
-  return undefined
+  return checkJson(value, maxBytes).why
 }
+
+/** JSON.stringify writes NUL and lone surrogates as these escapes: their absence means nothing to clean. */
+const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f]/i
 
 export function guardOutcome(outcome: CallOutcome, scrub: Scrub): CallOutcome {
   const fix = (s: string) => storableText(scrub(s))
   if (outcome.kind === 'success') {
-    const why = unstorableJson(outcome.output)
+    const { why, json } = checkJson(outcome.output, MAX_OUTPUT_BYTES)
     if (why) return { kind: 'transient', error: `output ${why}: not stored` }
+    if (scrub === noScrub && !UNSTORABLE_ESCAPE.test(json!)) return outcome
     return { kind: 'success', output: cleanJson(outcome.output, fix) }
   }
   return { ...outcome, error: boundedError(fix(outcome.error)) }
