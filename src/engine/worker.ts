@@ -76,7 +76,7 @@ export class Worker {
 
   async start(): Promise<void> {
     await this.db.query(
-      `INSERT INTO workers (id, host, pid, concurrency, sagactl_version) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO {{schema}}.workers (id, host, pid, concurrency, sagactl_version) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL`,
       [this.id, hostname(), process.pid, this.concurrency, this.opts.version ?? null],
     )
@@ -101,7 +101,7 @@ export class Worker {
     if (this.heartbeat) clearInterval(this.heartbeat)
     await this.unlisten?.().catch(() => {})
     await this.store.releaseAll(this.id).catch(() => {})
-    await this.db.query(`UPDATE workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {})
+    await this.db.query(`UPDATE {{schema}}.workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {})
   }
 
   private poke(): void {
@@ -197,7 +197,7 @@ export class Worker {
     try {
       const ids = [...this.inflight.keys()]
       await this.store.renewLeases(this.id, ids, this.leaseMs)
-      await this.db.query(`UPDATE workers SET heartbeat_at = now() WHERE id = $1`, [this.id])
+      await this.db.query(`UPDATE {{schema}}.workers SET heartbeat_at = now() WHERE id = $1`, [this.id])
     } catch (err) {
       this.log(`heartbeat failed: ${(err as Error).message}`)
     }

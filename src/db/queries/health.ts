@@ -55,21 +55,21 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
          count(*) FILTER (WHERE created_at < now() - ${ms('$1')})::int AS long_running,
          -- counted as "saga list --stuck" counts: a pending saga late on due_at, an active one not updated
          count(*) FILTER (WHERE CASE WHEN status = 'pending' THEN due_at < now() - ${ms('$2')} ELSE updated_at < now() - ${ms('$2')} END)::int AS stuck
-       FROM sagas WHERE status IN ('pending', 'running', 'compensating')
+       FROM {{schema}}.sagas WHERE status IN ('pending', 'running', 'compensating')
      ), c AS (
        SELECT count(*)::int AS ended, count(*) FILTER (WHERE status = 'compensated')::int AS succeeded
-       FROM sagas
+       FROM {{schema}}.sagas
        WHERE comp_plan IS NOT NULL AND (
          (status IN ('compensated', 'failed') AND finished_at > now() - interval '${RULE_WINDOW}')
          OR (status = 'suspended' AND updated_at > now() - interval '${RULE_WINDOW}'))
      ), d AS (
        -- two branches, so the finished ones are found through finished_at alone: "IS TRUE"
        -- keeps the planner from also walking every compensated saga in sagas_status_id
-       SELECT s.id, now() - (SELECT max(e.at) FROM events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating') AS took
-       FROM sagas s WHERE s.status = 'compensating'
+       SELECT s.id, now() - (SELECT max(e.at) FROM {{schema}}.events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating') AS took
+       FROM {{schema}}.sagas s WHERE s.status = 'compensating'
        UNION ALL
-       SELECT s.id, s.finished_at - (SELECT max(e.at) FROM events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating')
-       FROM sagas s WHERE s.finished_at > now() - interval '${RULE_WINDOW}' AND (s.status = 'compensated') IS TRUE
+       SELECT s.id, s.finished_at - (SELECT max(e.at) FROM {{schema}}.events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating')
+       FROM {{schema}}.sagas s WHERE s.finished_at > now() - interval '${RULE_WINDOW}' AND (s.status = 'compensated') IS TRUE
      ), slow AS (
        SELECT count(*) FILTER (WHERE took > ${ms('$3')})::int AS slow,
          (extract(epoch FROM max(took)) * 1000)::float8 AS longest_ms,
@@ -77,8 +77,8 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
        FROM d WHERE took IS NOT NULL
      )
      SELECT a.active, a.long_running AS "longRunning", a.stuck,
-       (SELECT count(*)::int FROM interventions WHERE status = 'open') AS "openInterventions",
-       (SELECT count(*)::int FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - ${ms('$4')}) AS "liveWorkers",
+       (SELECT count(*)::int FROM {{schema}}.interventions WHERE status = 'open') AS "openInterventions",
+       (SELECT count(*)::int FROM {{schema}}.workers WHERE stopped_at IS NULL AND heartbeat_at > now() - ${ms('$4')}) AS "liveWorkers",
        c.ended AS "compensationsEnded", c.succeeded AS "compensationsSucceeded",
        slow.slow AS "slowCompensations", slow.longest_ms AS "longestCompensationMs", slow.longest_saga AS "longestCompensationSaga"
      FROM a, c, slow`,
@@ -190,14 +190,14 @@ export interface SagaCount {
  */
 export async function sagaCounts(q: Queryable, finishedWithinMs: number): Promise<{ counts: SagaCount[]; definitions: string[] }> {
   const counts = await q.query<SagaCount>(
-    `SELECT status, definition, count(*)::int AS count FROM sagas
+    `SELECT status, definition, count(*)::int AS count FROM {{schema}}.sagas
        WHERE status IN ('pending', 'running', 'compensating', 'suspended') GROUP BY status, definition
      UNION ALL
-     SELECT status, definition, count(*)::int FROM sagas
+     SELECT status, definition, count(*)::int FROM {{schema}}.sagas
        WHERE finished_at > now() - ${ms('$1')} AND status IN ('completed', 'compensated', 'failed') GROUP BY status, definition`,
     [finishedWithinMs],
   )
-  const defs = await q.query<{ name: string }>(`SELECT DISTINCT name FROM definitions`)
+  const defs = await q.query<{ name: string }>(`SELECT DISTINCT name FROM {{schema}}.definitions`)
   const definitions = [...new Set([...defs.rows.map((r) => r.name), ...counts.rows.map((r) => r.definition)])].sort()
   return { counts: counts.rows, definitions }
 }
@@ -213,7 +213,7 @@ export interface WorkerHeartbeat {
 export async function workerHeartbeats(q: Queryable, livenessMs: number): Promise<WorkerHeartbeat[]> {
   const res = await q.query<WorkerHeartbeat>(
     `SELECT id, host, extract(epoch FROM now() - heartbeat_at)::float8 AS "ageSeconds", heartbeat_at > now() - ${ms('$1')} AS live
-     FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '1 day'
+     FROM {{schema}}.workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '1 day'
      ORDER BY heartbeat_at DESC LIMIT 1000`,
     [livenessMs],
   )
@@ -221,6 +221,6 @@ export async function workerHeartbeats(q: Queryable, livenessMs: number): Promis
 }
 
 export async function openInterventionCount(q: Queryable): Promise<number> {
-  const res = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM interventions WHERE status = 'open'`)
+  const res = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM {{schema}}.interventions WHERE status = 'open'`)
   return res.rows[0]?.n ?? 0
 }
