@@ -12,7 +12,10 @@ const configSchema = async () => {
   const { z } = await import('zod')
   return z
     .object({
-      database: z.object({ url: z.string().min(1).optional(), readUrl: z.string().min(1).optional() }).strict().optional(),
+      database: z
+        .object({ url: z.string().min(1).optional(), readUrl: z.string().min(1).optional(), listenUrl: z.string().min(1).optional() })
+        .strict()
+        .optional(),
       schema: z.string().optional(),
       health: z
         .object({

@@ -73,3 +73,9 @@ export class NotificationsSilentError extends SagactlError {
   override readonly code = 'notifications_silent'
   override readonly exitCode = ExitCode.database
 }
+
+/** An error as one line for a notice: the message, then what to do when it says. */
+export function errorLine(err: unknown): string {
+  if (err instanceof SagactlError) return `${err.message}${err.hint ? ` — ${err.hint}` : ''}`
+  return err instanceof Error ? err.message : String(err)
+}

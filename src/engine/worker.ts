@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { SagaStore } from '../db/saga-store.js'
+import { errorLine } from '../errors.js'
 import { workChannelFor, type Database } from '../db/types.js'
 import { DefinitionCache } from './definitions.js'
 import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
@@ -83,8 +84,8 @@ export class Worker {
     try {
       // New sagas and sagas handed back to run now are announced on the work channel.
       this.unlisten = await this.db.listen(() => this.poke(), workChannelFor(this.db.schema))
-    } catch {
-      this.log('LISTEN unavailable: polling only')
+    } catch (err) {
+      this.log(`live wake-ups unavailable (${errorLine(err)}): polling every ${this.pollMs} ms`)
     }
     const beat = Math.max(50, Math.floor(this.leaseMs / 3))
     this.heartbeat = setInterval(() => void this.beat(), beat)

@@ -72,8 +72,8 @@ export async function resolveIdPrefix(q: Queryable, table: 'sagas' | 'interventi
   if (!parsed) throw new UsageError(`invalid ${noun} id "${text}": expected a UUID or at least 4 of its leading hex digits`)
   const res =
     'exact' in parsed
-      ? await q.query<{ id: string }>(`SELECT id FROM ${table} WHERE id = $1 LIMIT 1`, [parsed.exact])
-      : await q.query<{ id: string }>(`SELECT DISTINCT id FROM ${table} WHERE id >= $1 AND id <= $2 ORDER BY id LIMIT 6`, [parsed.lower, parsed.upper])
+      ? await q.query<{ id: string }>(`SELECT id FROM {{schema}}.${table} WHERE id = $1 LIMIT 1`, [parsed.exact])
+      : await q.query<{ id: string }>(`SELECT DISTINCT id FROM {{schema}}.${table} WHERE id >= $1 AND id <= $2 ORDER BY id LIMIT 6`, [parsed.lower, parsed.upper])
   const ids = res.rows.map((r) => r.id)
   if (ids.length === 0) throw new NotFoundError(`no ${noun} matches "${text}"`)
   if (ids.length > 1) {
