@@ -24,6 +24,7 @@ const configSchema = async () => {
           minCompensationSuccess: z.number().min(0).max(1).optional(),
           maxOpenInterventions: z.number().int().min(0).optional(),
           maxCompensationDuration: z.union([z.string(), z.number()]).optional(),
+          maxReplicaLag: z.union([z.string(), z.number()]).optional(),
         })
         .strict()
         .optional(),

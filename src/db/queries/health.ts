@@ -1,6 +1,7 @@
 import { formatDuration } from '../../engine/duration.js'
 import type { SagaStatus } from '../../engine/types.js'
 import type { Queryable } from '../types.js'
+import { liveWorkerCount, replicaLag, type ReplicaLag } from './replica.js'
 
 /**
  * Current-state reads: `sagactl health` and the Prometheus gauges. Every query reads
@@ -17,6 +18,8 @@ export interface HealthThresholds {
   maxCompensationDurationMs: number
   /** A worker is live when not stopped and its heartbeat is younger than this. */
   workerLivenessMs: number
+  /** With a replica: alert when it lags the primary by more than this. */
+  maxReplicaLagMs?: number
 }
 
 export const DEFAULT_THRESHOLDS: HealthThresholds = {
@@ -26,6 +29,7 @@ export const DEFAULT_THRESHOLDS: HealthThresholds = {
   maxOpenInterventions: 10,
   maxCompensationDurationMs: 5 * 60_000,
   workerLivenessMs: 30_000,
+  maxReplicaLagMs: 30_000,
 }
 
 /** The alert rules look back this far for finished compensations. */
@@ -89,7 +93,7 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
 }
 
 export interface HealthRule {
-  name: 'compensation-success' | 'open-interventions' | 'compensation-duration' | 'live-workers'
+  name: 'compensation-success' | 'open-interventions' | 'compensation-duration' | 'live-workers' | 'replica-lag'
   ok: boolean
   value: number | null
   threshold: number
@@ -103,6 +107,8 @@ export interface HealthReport {
   stuck: number
   openInterventions: number
   liveWorkers: number
+  /** Present when the reads went to a replica (`--read-database-url`). */
+  replica?: ReplicaLag
   rules: HealthRule[]
 }
 
@@ -162,10 +168,38 @@ export function healthRules(s: HealthSnapshot, t: HealthThresholds): HealthRule[
   return rules
 }
 
-export async function checkHealth(q: Queryable, t: HealthThresholds): Promise<HealthReport> {
-  const s = await healthSnapshot(q, t)
-  const rules = healthRules(s, t)
+function replicaRule(lag: ReplicaLag, maxMs: number): HealthRule {
+  const limit = formatDuration(maxMs)
+  const behind = lag.seconds * 1000 > maxMs
+  const paused = lag.paused ? ', replay paused' : ''
   return {
+    name: 'replica-lag',
+    ok: !behind,
+    value: lag.seconds,
+    threshold: maxMs / 1000,
+    message: !lag.standby
+      ? 'the read database is not a standby'
+      : behind
+        ? `replica lags the primary by ${formatDuration(lag.seconds * 1000)} (${lag.bytesBehind} bytes of WAL${paused}), max ${limit}: what it shows is that old`
+        : `replica lag ${formatDuration(lag.seconds * 1000)} (max ${limit}${paused})`,
+  }
+}
+
+/**
+ * With `primary` set, `q` is a replica: the counts come from it, live workers from the
+ * primary (their heartbeats would look stale through a lagging copy), and a rule checks
+ * the lag itself.
+ */
+export async function checkHealth(q: Queryable, t: HealthThresholds, primary?: Queryable): Promise<HealthReport> {
+  const s = await healthSnapshot(q, t)
+  let replica: ReplicaLag | undefined
+  if (primary) {
+    ;[s.liveWorkers, replica] = await Promise.all([liveWorkerCount(primary, t.workerLivenessMs), replicaLag(q, primary)])
+  }
+  const rules = healthRules(s, t)
+  if (replica) rules.push(replicaRule(replica, t.maxReplicaLagMs ?? DEFAULT_THRESHOLDS.maxReplicaLagMs!))
+  return {
+    ...(replica ? { replica } : {}),
     healthy: rules.every((r) => r.ok),
     active: s.active,
     longRunning: s.longRunning,
