@@ -20,6 +20,8 @@ export interface HeaderData {
   openInterventions: number
   /** The database's clock, so ages do not depend on this machine's. */
   now: Date
+  /** When the console reads from a replica: how far behind the primary it is. */
+  replica?: { lagSeconds: number; paused: boolean }
 }
 
 export interface LiveQuery {
@@ -70,6 +72,8 @@ export interface MonitorData {
   detail(sagaId: string): Promise<SagaDetail | null>
   failureGroups(q: { limit: number }): Promise<FailureGroup[]>
   sagasByIds(ids: readonly string[]): Promise<Saga[]>
+  /** An operator action changed this saga (the row as the primary returned it). */
+  acted?(saga: Saga): void
 }
 
 type Row = Record<string, unknown>
