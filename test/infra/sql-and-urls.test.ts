@@ -23,6 +23,12 @@ describe('SQL never depends on search_path', () => {
     expect(offenders).toEqual([])
   })
 
+  it('a table name chosen at run time is qualified too', () => {
+    const dynamic = /\b(FROM|JOIN|INTO|UPDATE)\s+\$\{(?!quoteIdent|schema\})/g
+    const offenders = sourceFiles('src').flatMap((file) => [...readFileSync(file, 'utf8').matchAll(dynamic)].map((m) => `${file}: ${m[0]}`))
+    expect(offenders).toEqual([])
+  })
+
   it('the placeholder becomes the quoted schema, everywhere in the statement', () => {
     expect(qualify('SELECT 1 FROM {{schema}}.sagas s JOIN {{schema}}.steps t ON true', 'billing')).toBe(
       'SELECT 1 FROM "billing".sagas s JOIN "billing".steps t ON true',
