@@ -8,8 +8,20 @@ import { quoteIdent, type Database, type Queryable, type QueryOptions, type Quer
  */
 export const SCHEMA_PLACEHOLDER = '{{schema}}'
 
+/** The hot path sends the same few statements thousands of times a second: each is rewritten once. */
+const caches = new Map<string, Map<string, string>>()
+const CACHE_MAX = 1_000
+
 export function qualify(sql: string, schema: string): string {
-  return sql.includes(SCHEMA_PLACEHOLDER) ? sql.replaceAll(SCHEMA_PLACEHOLDER, quoteIdent(schema)) : sql
+  let cache = caches.get(schema)
+  if (!cache) caches.set(schema, (cache = new Map()))
+  const hit = cache.get(sql)
+  if (hit !== undefined) return hit
+  const out = sql.includes(SCHEMA_PLACEHOLDER) ? sql.replaceAll(SCHEMA_PLACEHOLDER, quoteIdent(schema)) : sql
+  // Statements built with values in them would grow the cache without bound: it starts over instead.
+  if (cache.size >= CACHE_MAX) cache.clear()
+  cache.set(sql, out)
+  return out
 }
 
 function qualifiedQueryable(q: Queryable, schema: string): Queryable {
