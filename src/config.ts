@@ -12,7 +12,10 @@ const configSchema = async () => {
   const { z } = await import('zod')
   return z
     .object({
-      database: z.object({ url: z.string().min(1).optional(), readUrl: z.string().min(1).optional() }).strict().optional(),
+      database: z
+        .object({ url: z.string().min(1).optional(), readUrl: z.string().min(1).optional(), listenUrl: z.string().min(1).optional() })
+        .strict()
+        .optional(),
       schema: z.string().optional(),
       health: z
         .object({
@@ -21,6 +24,7 @@ const configSchema = async () => {
           minCompensationSuccess: z.number().min(0).max(1).optional(),
           maxOpenInterventions: z.number().int().min(0).optional(),
           maxCompensationDuration: z.union([z.string(), z.number()]).optional(),
+          maxReplicaLag: z.union([z.string(), z.number()]).optional(),
         })
         .strict()
         .optional(),

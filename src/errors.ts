@@ -61,3 +61,21 @@ export class SchemaNotReadyError extends SagactlError {
   override readonly code = 'schema_not_ready'
   override readonly exitCode = ExitCode.database
 }
+
+/** A write reached a hot standby (SQLSTATE 25006): the command needs the primary. */
+export class ReadOnlyStandbyError extends SagactlError {
+  override readonly code = 'read_only_standby'
+  override readonly exitCode = ExitCode.database
+}
+
+/** LISTEN was accepted but a test notification never came back (a pooler in transaction mode). */
+export class NotificationsSilentError extends SagactlError {
+  override readonly code = 'notifications_silent'
+  override readonly exitCode = ExitCode.database
+}
+
+/** An error as one line for a notice: the message, then what to do when it says. */
+export function errorLine(err: unknown): string {
+  if (err instanceof SagactlError) return `${err.message}${err.hint ? ` — ${err.hint}` : ''}`
+  return err instanceof Error ? err.message : String(err)
+}

@@ -2,8 +2,9 @@ import { Command, Flags, type Interfaces } from '@oclif/core'
 import { loadConfig, type Config } from '../config.js'
 import { assertSchemaReady } from '../db/migrator.js'
 import { DEFAULT_SCHEMA, openDatabase, selectDatabase, type DatabaseChoice } from '../db/open.js'
+import { resolveSagaId } from '../db/queries/sagas.js'
 import type { Database } from '../db/types.js'
-import { SagactlError, UsageError } from '../errors.js'
+import { NotFoundError, SagactlError, UsageError } from '../errors.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -30,6 +31,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     'read-database-url': Flags.string({
       helpGroup: 'GLOBAL',
       summary: 'A replica for this read-only command (else SAGACTL_READ_DATABASE_URL, database.readUrl in sagactl.yaml, or the main database).',
+    }),
+  }
+
+  /** Commands that LISTEN spread these into their flags: notifications need a direct connection. */
+  static listenFlags = {
+    'listen-database-url': Flags.string({
+      helpGroup: 'GLOBAL',
+      summary: 'A direct connection for LISTEN when --database-url goes through PgBouncer (else SAGACTL_LISTEN_DATABASE_URL, database.listenUrl in sagactl.yaml, or the main database).',
     }),
   }
 
@@ -69,10 +78,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Opens the database once per command; `ready` (the default) also checks the schema is migrated. */
   protected async db(opts: { ready?: boolean; max?: number } = {}): Promise<Database> {
     if (!this.database) {
-      this.database = await openDatabase({ url: this.databaseChoice().url, schema: this.schemaName(), max: opts.max })
+      this.database = await openDatabase({ url: this.databaseChoice().url, schema: this.schemaName(), max: opts.max, listenUrl: this.listenUrl() })
       if (opts.ready !== false) await assertSchemaReady(this.database)
     }
     return this.database
+  }
+
+  private listenUrl(): string | undefined {
+    const flags = this.flags as { 'listen-database-url'?: string }
+    return flags['listen-database-url'] ?? (process.env.SAGACTL_LISTEN_DATABASE_URL || undefined) ?? this.settings.database?.listenUrl
   }
 
   /** The database for reads: the replica when one is configured, else the main database. */
@@ -85,6 +99,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       await assertSchemaReady(this.readDatabase)
     }
     return this.readDatabase
+  }
+
+  /**
+   * Where to read one saga: the replica, unless it does not have that saga yet (it lags
+   * behind the primary); then the primary, and a note on stderr says so.
+   */
+  protected async sagaReadDb(idOrPrefix: string): Promise<{ db: Database; id: string }> {
+    const read = await this.readDb()
+    try {
+      return { db: read, id: await resolveSagaId(read, idOrPrefix) }
+    } catch (err) {
+      const primary = await this.db()
+      if (!(err instanceof NotFoundError) || read === primary) throw err
+      const id = await resolveSagaId(primary, idOrPrefix)
+      process.stderr.write(`note: the replica does not have saga ${id} yet; read from the primary\n`)
+      return { db: primary, id }
+    }
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {

@@ -9,7 +9,7 @@ import { ExitCode, UsageError } from '../errors.js'
 
 type HealthConfig = NonNullable<Config['health']>
 
-function configDuration(cfg: HealthConfig, key: 'stuckAfter' | 'longRunningAfter' | 'maxCompensationDuration'): number | undefined {
+function configDuration(cfg: HealthConfig, key: 'stuckAfter' | 'longRunningAfter' | 'maxCompensationDuration' | 'maxReplicaLag'): number | undefined {
   const v = cfg[key]
   if (v === undefined) return undefined
   try {
@@ -25,9 +25,10 @@ export default class Health extends BaseCommand<typeof Health> {
     'Exit 0 when every alert rule holds, 8 when one fails (each failing rule is one line on stderr, prefixed UNHEALTHY:). ' +
     'Rules: compensation success in the last hour at least --min-compensation-success (only once a compensation has ended ' +
     'in that hour); open interventions at most --max-open-interventions; no compensation running, or ended in the last ' +
-    'hour, slower than --max-compensation-duration; a live worker whenever sagas are active. Thresholds come from the ' +
-    'flags, else the health: section of sagactl.yaml (stuckAfter, longRunningAfter, minCompensationSuccess, ' +
-    'maxOpenInterventions, maxCompensationDuration), else the defaults shown.'
+    'hour, slower than --max-compensation-duration; a live worker whenever sagas are active; with a replica ' +
+    '(--read-database-url), replica lag at most --max-replica-lag. With a replica the counts are read there and live workers ' +
+    'on the primary. Thresholds come from the flags, else the health: section of sagactl.yaml (stuckAfter, longRunningAfter, ' +
+    'minCompensationSuccess, maxOpenInterventions, maxCompensationDuration, maxReplicaLag), else the defaults shown.'
   static override examples = [
     '<%= config.bin %> health',
     '<%= config.bin %> health --json',
@@ -48,6 +49,7 @@ export default class Health extends BaseCommand<typeof Health> {
     })(),
     'max-open-interventions': Flags.integer({ summary: 'Alert when more interventions than this are open [default: 10].', min: 0 }),
     'max-compensation-duration': durationFlag({ summary: 'Alert when a compensation takes longer than this [default: 5m].' }),
+    'max-replica-lag': durationFlag({ summary: 'With a replica: alert when it lags the primary by more than this [default: 30s].' }),
     'worker-liveness': durationFlag({ summary: 'A worker is live when its heartbeat is younger than this.', default: DEFAULT_THRESHOLDS.workerLivenessMs, defaultHelp: async () => '30s' }),
   }
 
@@ -61,13 +63,15 @@ export default class Health extends BaseCommand<typeof Health> {
       maxOpenInterventions: f['max-open-interventions'] ?? cfg.maxOpenInterventions ?? DEFAULT_THRESHOLDS.maxOpenInterventions,
       maxCompensationDurationMs: f['max-compensation-duration'] ?? configDuration(cfg, 'maxCompensationDuration') ?? DEFAULT_THRESHOLDS.maxCompensationDurationMs,
       workerLivenessMs: f['worker-liveness'],
+      maxReplicaLagMs: f['max-replica-lag'] ?? configDuration(cfg, 'maxReplicaLag') ?? DEFAULT_THRESHOLDS.maxReplicaLagMs,
     }
   }
 
   async run() {
     const thresholds = this.thresholds()
     const db = await this.readDb()
-    const report = await checkHealth(db, thresholds)
+    const primary = await this.db()
+    const report = await checkHealth(db, thresholds, db === primary ? undefined : primary)
     if (!this.jsonEnabled()) {
       const mark = (ok: boolean) => (ok ? color.green('ok') : color.red('FAIL'))
       this.log(
@@ -79,6 +83,7 @@ export default class Health extends BaseCommand<typeof Health> {
             ['stuck', report.stuck ? color.red(String(report.stuck)) : 0],
             ['open interventions', report.openInterventions],
             ['live workers', report.liveWorkers],
+            ...(report.replica ? [['replica lag', `${Math.round(report.replica.seconds)}s${report.replica.paused ? ' (replay paused)' : ''}`]] : []),
           ],
         ),
       )

@@ -13,6 +13,7 @@ export default class Monitor extends BaseCommand<typeof Monitor> {
   static override enableJsonFlag = false
   static override flags = {
     ...BaseCommand.readFlags,
+    ...BaseCommand.listenFlags,
     operator: Flags.string({ summary: 'Who the audit log records for actions taken here [default: the OS user].' }),
     refresh: durationFlag({ summary: 'Polling interval (the fallback to notifications).', default: 2_000, defaultHelp: async () => '2s' }),
     'stuck-after': durationFlag({ summary: 'No progress for this long counts as stuck.', default: 600_000, defaultHelp: async () => '10m' }),

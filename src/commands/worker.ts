@@ -14,6 +14,7 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
     'SAGACTL_DATABASE_URL=postgres://app@db/app <%= config.bin %> worker --lease 15s',
   ]
   static override flags = {
+    ...BaseCommand.listenFlags,
     concurrency: Flags.integer({ char: 'c', summary: 'Sagas advanced at once.', default: 8, min: 1, max: 1000 }),
     defs: Flags.string({ summary: 'Directory that module steps are resolved against.', default: '.' }),
     lease: durationFlag({ summary: 'Lease length; a dead worker\'s sagas are taken over after it.', default: 30_000, defaultHelp: async () => '30s' }),

@@ -25,7 +25,7 @@ export interface SagaRef {
 /** Candidates only, unlocked: the caller loads their definitions, then locks them with `lockOverdue`. */
 export async function findOverdue(q: Queryable, limit: number): Promise<SagaRef[]> {
   const res = await q.query<SagaRef>(
-    `SELECT id, definition, version FROM sagas WHERE ${OVERDUE} ORDER BY deadline_at LIMIT $1`,
+    `SELECT id, definition, version FROM {{schema}}.sagas WHERE ${OVERDUE} ORDER BY deadline_at LIMIT $1`,
     [limit],
   )
   return res.rows
@@ -35,7 +35,7 @@ export async function findOverdue(q: Queryable, limit: number): Promise<SagaRef[
 export async function lockOverdue(tx: Queryable, ids: string[]): Promise<Saga[]> {
   if (ids.length === 0) return []
   const res = await tx.query(
-    `SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = ANY($1::uuid[]) AND ${OVERDUE} ORDER BY deadline_at FOR UPDATE SKIP LOCKED`,
+    `SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE id = ANY($1::uuid[]) AND ${OVERDUE} ORDER BY deadline_at FOR UPDATE SKIP LOCKED`,
     [ids],
   )
   return res.rows.map(toSaga)
@@ -56,18 +56,18 @@ export interface Reclaimed {
 export async function reclaimStuck(db: Database, stuckAfterMs: number, limit: number): Promise<Reclaimed[]> {
   const res = await db.query<Reclaimed>(
     `WITH c AS (
-       SELECT id, lease_owner AS previous_owner FROM sagas
+       SELECT id, lease_owner AS previous_owner FROM {{schema}}.sagas
        WHERE status IN ('running', 'compensating') AND lease_owner IS NOT NULL AND due_at < now()
          AND updated_at < now() - $1 * interval '1 millisecond'
        ORDER BY due_at
        LIMIT $2
        FOR UPDATE SKIP LOCKED
      ), u AS (
-       UPDATE sagas s SET lease_owner = NULL, due_at = now()
+       UPDATE {{schema}}.sagas s SET lease_owner = NULL, due_at = now()
        FROM c WHERE s.id = c.id
        RETURNING s.id, s.status, s.step_name, c.previous_owner
      ), ev AS (
-       INSERT INTO events (saga_id, type, step, data)
+       INSERT INTO {{schema}}.events (saga_id, type, step, data)
        SELECT id, 'saga.reclaimed', step_name, jsonb_build_object('from', previous_owner, 'by', 'scheduler', 'reason', 'lease expired, no progress')
        FROM u
      )
@@ -85,13 +85,13 @@ export async function claimCompensations(db: Database, owner: string, leaseMs: n
   if (limit <= 0) return []
   const res = await db.query(
     `WITH c AS (
-       SELECT id, lease_owner AS previous_owner FROM sagas
+       SELECT id, lease_owner AS previous_owner FROM {{schema}}.sagas
        WHERE status = 'compensating' AND due_at <= now()
        ORDER BY due_at
        LIMIT $3
        FOR UPDATE SKIP LOCKED
      )
-     UPDATE sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
+     UPDATE {{schema}}.sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
      FROM c WHERE s.id = c.id
      RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`,
     [owner, leaseMs, limit],
@@ -105,7 +105,7 @@ export async function claimCompensations(db: Database, owner: string, leaseMs: n
 /** Due compensations right now, for a progress total. */
 export async function countDueCompensations(q: Queryable, limit: number): Promise<number> {
   const res = await q.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM (SELECT 1 FROM sagas WHERE status = 'compensating' AND due_at <= now() LIMIT $1) d`,
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM {{schema}}.sagas WHERE status = 'compensating' AND due_at <= now() LIMIT $1) d`,
     [limit],
   )
   return res.rows[0]?.n ?? 0
@@ -113,7 +113,7 @@ export async function countDueCompensations(q: Queryable, limit: number): Promis
 
 /** When the next compensation waiting for a retry falls due, if any. */
 export async function nextCompensationDue(q: Queryable): Promise<Date | null> {
-  const res = await q.query<{ due: Date | string | null }>(`SELECT min(due_at) AS due FROM sagas WHERE status = 'compensating'`)
+  const res = await q.query<{ due: Date | string | null }>(`SELECT min(due_at) AS due FROM {{schema}}.sagas WHERE status = 'compensating'`)
   const due = res.rows[0]?.due ?? null
   return due === null ? null : due instanceof Date ? due : new Date(due)
 }

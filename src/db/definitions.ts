@@ -61,12 +61,12 @@ export async function applyDefinition(db: Database, input: ApplyInput): Promise<
   const name = input.spec.name
   return db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('sagactl.definitions:' || current_schema()), hashtext($1))`, [name])
-    const same = await tx.query(`SELECT ${COLUMNS} FROM definitions WHERE name = $1 AND checksum = $2`, [name, input.checksum])
+    const same = await tx.query(`SELECT ${COLUMNS} FROM {{schema}}.definitions WHERE name = $1 AND checksum = $2`, [name, input.checksum])
     if (same.rows[0]) return { definition: toDefinition(same.rows[0]), created: false }
 
     const inserted = await tx.query(
-      `INSERT INTO definitions (name, version, checksum, spec, source, created_by)
-       SELECT $1, COALESCE(max(version), 0) + 1, $2, $3, $4, $5 FROM definitions WHERE name = $1
+      `INSERT INTO {{schema}}.definitions (name, version, checksum, spec, source, created_by)
+       SELECT $1, COALESCE(max(version), 0) + 1, $2, $3, $4, $5 FROM {{schema}}.definitions WHERE name = $1
        RETURNING ${COLUMNS}`,
       [name, input.checksum, JSON.stringify(input.spec), input.source, input.operator],
     )
@@ -85,8 +85,8 @@ export async function applyDefinition(db: Database, input: ApplyInput): Promise<
 export async function getDefinition(q: Queryable, name: string, version?: number): Promise<StoredDefinition | null> {
   const res =
     version === undefined
-      ? await q.query(`SELECT ${COLUMNS} FROM definitions WHERE name = $1 ORDER BY version DESC LIMIT 1`, [name], { name: 'sagactl_definition_latest' })
-      : await q.query(`SELECT ${COLUMNS} FROM definitions WHERE name = $1 AND version = $2`, [name, version])
+      ? await q.query(`SELECT ${COLUMNS} FROM {{schema}}.definitions WHERE name = $1 ORDER BY version DESC LIMIT 1`, [name], { name: 'sagactl_definition_latest' })
+      : await q.query(`SELECT ${COLUMNS} FROM {{schema}}.definitions WHERE name = $1 AND version = $2`, [name, version])
   return res.rows[0] ? toDefinition(res.rows[0]) : null
 }
 
@@ -96,14 +96,14 @@ export async function listDefinitions(q: Queryable): Promise<DefinitionSummary[]
     `SELECT DISTINCT ON (name)
             name, version, (count(*) OVER (PARTITION BY name))::int AS versions,
             spec->>'description' AS description, jsonb_array_length(spec->'steps') AS steps, created_at
-       FROM definitions
+       FROM {{schema}}.definitions
       ORDER BY name, version DESC`,
   )
   if (defs.rows.length === 0) return []
 
   // One grouped query for all definitions; the filter on `definition` can use sagas_definition_id.
   const counts = await q.query<{ definition: string; status: string; n: number }>(
-    `SELECT definition, status, count(*)::int AS n FROM sagas WHERE definition = ANY($1::text[]) GROUP BY definition, status`,
+    `SELECT definition, status, count(*)::int AS n FROM {{schema}}.sagas WHERE definition = ANY($1::text[]) GROUP BY definition, status`,
     [defs.rows.map((r) => r.name)],
   )
   const terminal = new Set<string>(TERMINAL_STATUSES)

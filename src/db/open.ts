@@ -1,7 +1,9 @@
 import { resolve } from 'node:path'
 import { UsageError } from '../errors.js'
 import type { Config } from '../config.js'
+import { schemaQualified } from './qualified.js'
 import { isValidSchemaName, type Database } from './types.js'
+import { takePoolerParam } from './url-params.js'
 
 export type DatabaseSource = 'flag' | 'SAGACTL_DATABASE_URL' | 'DATABASE_URL' | 'sagactl.yaml' | 'embedded'
 
@@ -37,9 +39,19 @@ export interface OpenOptions {
   /** Pool size for a real server. */
   max?: number
   applicationName?: string
+  /** A direct connection for LISTEN when `url` goes through a pooler (`--listen-database-url`). */
+  listenUrl?: string
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  return schemaQualified(await openDriver(opts))
+}
+
+async function openDriver(options: OpenOptions): Promise<Database> {
+  // `?pgbouncer=true` is accepted on every URL and never reaches the server.
+  const { url, pgbouncer } = takePoolerParam(options.url)
+  const listen = options.listenUrl === undefined ? undefined : takePoolerParam(options.listenUrl)
+  const opts = { ...options, url }
   const schema = opts.schema ?? DEFAULT_SCHEMA
   if (!isValidSchemaName(schema)) {
     throw new UsageError(`invalid schema name "${schema}": use lower-case letters, digits and _`)
@@ -52,7 +64,15 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   }
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
     const { PgDatabase } = await import('./pg-driver.js')
-    return new PgDatabase({ url: opts.url, schema, max: opts.max, applicationName: opts.applicationName })
+    return new PgDatabase({
+      url: opts.url,
+      schema,
+      max: opts.max,
+      applicationName: opts.applicationName,
+      pooler: pgbouncer,
+      listenUrl: listen?.url,
+      listenPooler: listen?.pgbouncer,
+    })
   }
   throw new UsageError(`unsupported database URL "${opts.url.split(':')[0]}:…": use postgres://… or pglite:<dir>`)
 }

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { channelFor, quoteIdent, type Database, type Queryable, type QueryOptions, type QueryResult } from './types.js'
-import { mapDriverError } from './errors.js'
+import { isStartupParameterRejected, mapDriverError } from './errors.js'
+import { NotificationsSilentError } from '../errors.js'
 import { redactUrl } from './redact.js'
 
 // int8 (counts, event ids) as numbers: every value the product keeps in int8 stays far below 2^53.
@@ -11,42 +13,108 @@ const types = {
   },
 }
 
+/** How long a LISTEN connection gets to receive its own test notification. */
+export const NOTIFY_CHECK_MS = 3_000
+
 export interface PgOptions {
   url: string
   schema: string
   max?: number
   applicationName?: string
+  /**
+   * Behind a pooler (`?pgbouncer=true`): no startup `options` and no named prepared
+   * statements, which a pooler in transaction mode would hand to other clients' sessions.
+   */
+  pooler?: boolean
+  /** A direct connection for LISTEN: a pooler in transaction mode does not pass notifications on. */
+  listenUrl?: string
+  /** Whether the listen URL itself goes through a pooler. */
+  listenPooler?: boolean
 }
 
 export class PgDatabase implements Database {
   readonly kind = 'pg'
   readonly displayUrl: string
   readonly schema: string
-  private readonly pool: pg.Pool
-  private readonly config: pg.ClientConfig
+  private pool: pg.Pool
+  private pooler: boolean
+  private checked: Promise<void> | undefined
 
-  constructor(opts: PgOptions) {
+  constructor(private readonly opts: PgOptions) {
     this.schema = opts.schema
     this.displayUrl = redactUrl(opts.url)
-    this.config = {
-      connectionString: opts.url,
-      options: `-c search_path=${quoteIdent(opts.schema)},public`,
-      application_name: opts.applicationName ?? 'sagactl',
+    this.pooler = opts.pooler === true
+    this.pool = this.newPool()
+  }
+
+  /** True when sagactl talks to a pooler: said by the URL, or found out on connecting. */
+  get behindPooler(): boolean {
+    return this.pooler
+  }
+
+  private clientConfig(url: string, pooler: boolean): pg.ClientConfig {
+    return {
+      connectionString: url,
+      // Only for ad-hoc SQL typed against this schema: sagactl's own statements name it themselves.
+      options: pooler ? undefined : `-c search_path=${quoteIdent(this.schema)},public`,
+      application_name: this.opts.applicationName ?? 'sagactl',
       connectionTimeoutMillis: 5_000,
       types,
     }
-    this.pool = new pg.Pool({ ...this.config, max: opts.max ?? 10, idleTimeoutMillis: 30_000 })
+  }
+
+  private newPool(): pg.Pool {
+    const pool = new pg.Pool({ ...this.clientConfig(this.opts.url, this.pooler), max: this.opts.max ?? 10, idleTimeoutMillis: 30_000 })
     // An idle client that loses its server must not crash the process; the next query reports it.
-    this.pool.on('error', () => {})
+    pool.on('error', () => {})
+    return pool
   }
 
   private map(err: unknown): unknown {
     return mapDriverError(err, this.displayUrl, this.schema)
   }
 
+  /**
+   * The first use finds a pooler the URL did not mention: PgBouncer refuses the startup
+   * `options` outright (then sagactl reconnects without them), or, with
+   * `ignore_startup_parameters = options`, accepts and drops them (then search_path is not
+   * the one asked for). Either way named prepared statements are turned off from then on.
+   */
+  private ready(): Promise<void> {
+    this.checked ??= (async () => {
+      if (this.pooler) return
+      let sp: string
+      try {
+        const res = await this.pool.query<{ sp: string }>(`SELECT current_setting('search_path') AS sp`)
+        sp = res.rows[0]?.sp ?? ''
+      } catch (err) {
+        if (!isStartupParameterRejected(err)) throw err
+        await this.switchToPooler()
+        return
+      }
+      if (!sp.split(',').some((s) => s.trim().replace(/^"|"$/g, '') === this.schema)) this.pooler = true
+    })().catch((err: unknown) => {
+      this.checked = undefined
+      throw err
+    })
+    return this.checked
+  }
+
+  private async switchToPooler(): Promise<void> {
+    const old = this.pool
+    this.pooler = true
+    this.pool = this.newPool()
+    await old.end().catch(() => {})
+  }
+
+  private statement(sql: string, params: unknown[] | undefined, opts: QueryOptions | undefined): pg.QueryConfig {
+    return { text: sql, values: params, name: this.pooler ? undefined : opts?.name }
+  }
+
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>> {
     try {
-      const res = await this.pool.query({ text: sql, values: params as unknown[], name: opts?.name })
+      await this.ready()
+      const res = await this.pool.query(this.statement(sql, params, opts))
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 }
     } catch (err) {
       throw this.map(err)
@@ -55,6 +123,7 @@ export class PgDatabase implements Database {
 
   async exec(sql: string): Promise<void> {
     try {
+      await this.ready()
       await this.pool.query(sql)
     } catch (err) {
       throw this.map(err)
@@ -64,13 +133,14 @@ export class PgDatabase implements Database {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     let client: pg.PoolClient
     try {
+      await this.ready()
       client = await this.pool.connect()
     } catch (err) {
       throw this.map(err)
     }
     const tx: Queryable = {
       query: async <R>(sql: string, params?: unknown[], opts?: QueryOptions) => {
-        const res = await client.query({ text: sql, values: params as unknown[], name: opts?.name })
+        const res = await client.query(this.statement(sql, params, opts))
         return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 }
       },
     }
@@ -92,21 +162,50 @@ export class PgDatabase implements Database {
     }
   }
 
+  /**
+   * LISTEN on a connection of its own (the listen URL when one is set), then a test
+   * notification sent the way sagactl's own are: when it does not come back within
+   * NOTIFY_CHECK_MS the subscription is useless (a pooler in transaction mode swallows
+   * notifications), so this fails and says so instead of leaving the caller waiting.
+   */
   async listen(handler: (payload: string) => void, channel = channelFor(this.schema)): Promise<() => Promise<void>> {
-    // LISTEN needs a connection of its own for as long as the subscription lives.
-    const client = new pg.Client(this.config)
+    await this.ready().catch((err: unknown) => {
+      throw this.map(err)
+    })
+    const url = this.opts.listenUrl ?? this.opts.url
+    const pooler = this.opts.listenUrl ? this.opts.listenPooler === true : this.pooler
+    const client = new pg.Client(this.clientConfig(url, pooler))
     client.on('error', () => {})
+    const probe = `sagactl-probe:${randomUUID()}`
+    let arrived: () => void = () => {}
+    const delivered = new Promise<void>((resolve) => (arrived = resolve))
+    const end = () => client.end().catch(() => {})
     try {
       await client.connect()
-      client.on('notification', (msg) => handler(msg.payload ?? ''))
+      client.on('notification', (msg) => {
+        if (msg.payload === probe) arrived()
+        else handler(msg.payload ?? '')
+      })
       await client.query(`LISTEN ${quoteIdent(channel)}`)
+      await this.query('SELECT pg_notify($1, $2)', [channel, probe])
     } catch (err) {
-      await client.end().catch(() => {})
-      throw this.map(err)
+      await end()
+      throw mapDriverError(err, redactUrl(url), this.schema)
     }
-    return async () => {
-      await client.end().catch(() => {})
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = await Promise.race([
+      delivered.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), NOTIFY_CHECK_MS))),
+    ])
+    clearTimeout(timer)
+    if (timedOut) {
+      await end()
+      throw new NotificationsSilentError(
+        `notifications do not arrive through ${redactUrl(url)} (a test NOTIFY got no answer in ${NOTIFY_CHECK_MS / 1000}s; PgBouncer in transaction mode drops them)`,
+        'set --listen-database-url (or SAGACTL_LISTEN_DATABASE_URL, database.listenUrl) to a direct connection to the primary',
+      )
     }
+    return end
   }
 
   async close(): Promise<void> {

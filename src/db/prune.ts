@@ -8,7 +8,7 @@ import type { Queryable } from './types.js'
 export async function pruneFinished(q: Queryable, before: Date, opts: { batch?: number; dryRun?: boolean } = {}): Promise<number> {
   if (opts.dryRun) {
     const res = await q.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM sagas WHERE finished_at < $1 AND status IN ('completed', 'compensated', 'failed')`,
+      `SELECT count(*)::int AS n FROM {{schema}}.sagas WHERE finished_at < $1 AND status IN ('completed', 'compensated', 'failed')`,
       [before],
     )
     return res.rows[0]!.n
@@ -17,15 +17,15 @@ export async function pruneFinished(q: Queryable, before: Date, opts: { batch?: 
   for (;;) {
     const res = await q.query<{ id: string }>(
       `WITH victims AS (
-         SELECT id FROM sagas
+         SELECT id FROM {{schema}}.sagas
          WHERE finished_at < $1 AND status IN ('completed', 'compensated', 'failed')
          ORDER BY finished_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED
-       ), s AS (DELETE FROM steps WHERE saga_id IN (SELECT id FROM victims)),
-       e AS (DELETE FROM events WHERE saga_id IN (SELECT id FROM victims)),
-       i AS (DELETE FROM interventions WHERE saga_id IN (SELECT id FROM victims))
-       DELETE FROM sagas WHERE id IN (SELECT id FROM victims) RETURNING id`,
+       ), s AS (DELETE FROM {{schema}}.steps WHERE saga_id IN (SELECT id FROM victims)),
+       e AS (DELETE FROM {{schema}}.events WHERE saga_id IN (SELECT id FROM victims)),
+       i AS (DELETE FROM {{schema}}.interventions WHERE saga_id IN (SELECT id FROM victims))
+       DELETE FROM {{schema}}.sagas WHERE id IN (SELECT id FROM victims) RETURNING id`,
       [before, opts.batch ?? 1000],
     )
     total += res.rowCount

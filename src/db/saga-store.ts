@@ -16,7 +16,7 @@ WITH x AS (
     id uuid, expected_revision int, status text, step_index int, step_name text, due text, due_at timestamptz,
     release boolean, set_plan boolean, comp_plan int[], last_error text, set_reason boolean, reason text, finished boolean, last_event text)
 ), su AS (
-  UPDATE sagas s SET
+  UPDATE {{schema}}.sagas s SET
     status = x.status,
     step_index = x.step_index,
     step_name = x.step_name,
@@ -33,7 +33,7 @@ WITH x AS (
     AND CASE WHEN x.expected_revision IS NULL THEN s.lease_owner = $2 ELSE s.revision = x.expected_revision END
   RETURNING s.id, s.status, s.step_name, x.last_event
 ), st AS (
-  INSERT INTO steps AS t (saga_id, step_index, phase, name, status, attempts, output, last_error, error_kind, started_at, finished_at, updated_at)
+  INSERT INTO {{schema}}.steps AS t (saga_id, step_index, phase, name, status, attempts, output, last_error, error_kind, started_at, finished_at, updated_at)
   SELECT y.saga_id, y.step_index, y.phase, y.name, y.status, y.attempts, y.output, y.last_error, y.error_kind,
          CASE WHEN y.started THEN now() END, CASE WHEN y.finished THEN now() END, now()
   FROM jsonb_to_recordset($3::jsonb) AS y(saga_id uuid, step_index int, phase text, name text, status text, attempts int,
@@ -49,18 +49,18 @@ WITH x AS (
     finished_at = EXCLUDED.finished_at,
     updated_at = now()
 ), ev AS (
-  INSERT INTO events (saga_id, type, step, phase, attempt, data)
+  INSERT INTO {{schema}}.events (saga_id, type, step, phase, attempt, data)
   SELECT z.saga_id, z.type, z.step, z.phase, z.attempt, z.data
   FROM jsonb_to_recordset($4::jsonb) AS z(ord int, saga_id uuid, type text, step text, phase text, attempt int, data jsonb)
   JOIN su ON su.id = z.saga_id
   ORDER BY z.ord
 ), iv_open AS (
-  INSERT INTO interventions (saga_id, id, status, reason, step, phase)
+  INSERT INTO {{schema}}.interventions (saga_id, id, status, reason, step, phase)
   SELECT w.saga_id, w.id, 'open', w.reason, w.step, w.phase
   FROM jsonb_to_recordset($5::jsonb) AS w(saga_id uuid, id uuid, reason text, step text, phase text)
   JOIN su ON su.id = w.saga_id
 ), iv_resolve AS (
-  UPDATE interventions i SET status = 'resolved', resolved_at = now(), resolved_by = r.by, action = r.action, note = r.note
+  UPDATE {{schema}}.interventions i SET status = 'resolved', resolved_at = now(), resolved_by = r.by, action = r.action, note = r.note
   FROM jsonb_to_recordset($6::jsonb) AS r(saga_id uuid, by text, action text, note text)
   JOIN su ON su.id = r.saga_id
   WHERE i.saga_id = r.saga_id AND i.status = 'open'
@@ -76,13 +76,13 @@ FROM su`
 
 const claimSql = (onlyOne: string) => `
 WITH c AS (
-  SELECT id, lease_owner AS previous_owner FROM sagas
+  SELECT id, lease_owner AS previous_owner FROM {{schema}}.sagas
   WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now() ${onlyOne}
   ORDER BY due_at
   LIMIT $3
   FOR UPDATE SKIP LOCKED
 )
-UPDATE sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
+UPDATE {{schema}}.sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
 FROM c WHERE s.id = c.id
 RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`
 
@@ -124,12 +124,12 @@ export class SagaStore {
   private async insertOnce(s: NewSaga): Promise<{ saga: Saga; created: boolean } | undefined> {
     const res = await this.db.query(
       `WITH ins AS (
-         INSERT INTO sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at)
+         INSERT INTO {{schema}}.sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at)
          VALUES ($1, $2, $3, 'pending', $4, $5, now(), $6)
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING ${SAGA_COLUMNS}
        ), ev AS (
-         INSERT INTO events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins
+         INSERT INTO {{schema}}.events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins
        ), n AS (
          SELECT pg_notify($7, json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
                 pg_notify($8, '')
@@ -139,7 +139,7 @@ export class SagaStore {
        )
        SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
        UNION ALL
-       SELECT false AS created, ${SAGA_COLUMNS} FROM sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
+       SELECT false AS created, ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
       [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel, this.db.schema],
       { name: 'sagactl_insert_saga' },
     )
@@ -167,7 +167,7 @@ export class SagaStore {
 
   async steps(sagaIds: string[], q: Queryable = this.db): Promise<StepRecord[]> {
     if (sagaIds.length === 0) return []
-    const res = await q.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = ANY($1::uuid[])`, [sagaIds])
+    const res = await q.query(`SELECT ${STEP_COLUMNS} FROM {{schema}}.steps WHERE saga_id = ANY($1::uuid[])`, [sagaIds])
     return res.rows.map(toStep)
   }
 
@@ -237,7 +237,7 @@ export class SagaStore {
   async renewLeases(workerId: string, ids: string[], leaseMs: number): Promise<Set<string>> {
     if (ids.length === 0) return new Set()
     const res = await this.db.query<{ id: string }>(
-      `UPDATE sagas SET due_at = now() + $3 * interval '1 millisecond'
+      `UPDATE {{schema}}.sagas SET due_at = now() + $3 * interval '1 millisecond'
        WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status IN ('pending', 'running', 'compensating')
        RETURNING id`,
       [workerId, ids, leaseMs],
@@ -249,7 +249,7 @@ export class SagaStore {
   async release(workerId: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return
     await this.db.query(
-      `WITH r AS (UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE id = ANY($2::uuid[]) AND lease_owner = $1 RETURNING id)
+      `WITH r AS (UPDATE {{schema}}.sagas SET lease_owner = NULL, due_at = now() WHERE id = ANY($2::uuid[]) AND lease_owner = $1 RETURNING id)
        SELECT pg_notify($3, '') FROM r LIMIT 1`,
       [workerId, ids, this.workChannel],
     )
@@ -258,7 +258,7 @@ export class SagaStore {
   /** Hands back every saga an owner still holds (a worker stopping, a pass ending), waking idle workers. */
   async releaseAll(owner: string): Promise<void> {
     await this.db.query(
-      `WITH r AS (UPDATE sagas SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND status IN ('pending', 'running', 'compensating') RETURNING id)
+      `WITH r AS (UPDATE {{schema}}.sagas SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND status IN ('pending', 'running', 'compensating') RETURNING id)
        SELECT pg_notify($2, '') FROM r LIMIT 1`,
       [owner, this.workChannel],
     )
@@ -266,24 +266,24 @@ export class SagaStore {
 
   /** Reads a saga for an operator action, locking the row for the rest of the transaction. */
   async lockSaga(q: Queryable, id: string): Promise<Saga | null> {
-    const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = $1 FOR UPDATE`, [id])
+    const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE id = $1 FOR UPDATE`, [id])
     return res.rows[0] ? toSaga(res.rows[0]) : null
   }
 
   async get(id: string, q: Queryable = this.db): Promise<Saga | null> {
-    const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = $1`, [id])
+    const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE id = $1`, [id])
     return res.rows[0] ? toSaga(res.rows[0]) : null
   }
 
   async stepsOf(sagaId: string, q: Queryable = this.db): Promise<StepRecord[]> {
-    const res = await q.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = $1 ORDER BY step_index, phase`, [sagaId])
+    const res = await q.query(`SELECT ${STEP_COLUMNS} FROM {{schema}}.steps WHERE saga_id = $1 ORDER BY step_index, phase`, [sagaId])
     return res.rows.map(toStep)
   }
 
   /** The earliest time a saga becomes runnable, for a worker deciding how long to sleep. */
   async nextDue(): Promise<Date | null> {
     const res = await this.db.query<{ due: Date | null }>(
-      `SELECT min(due_at) AS due FROM sagas WHERE status IN ('pending', 'running', 'compensating')`,
+      `SELECT min(due_at) AS due FROM {{schema}}.sagas WHERE status IN ('pending', 'running', 'compensating')`,
     )
     return res.rows[0]?.due ?? null
   }

@@ -19,6 +19,7 @@ import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
 import type { Saga, SagaStatus, StepRecord } from './types.js'
 import { TransitionWriter } from './writer.js'
+import { ExitCode, SagactlError } from '../errors.js'
 
 /**
  * One scheduler pass (SPEC.md section 5, `compensate --batch`): time out overdue sagas,
@@ -92,6 +93,8 @@ class Pass {
   private readonly reclaimed = new Set<string>()
   private errors = 0
   private interventionsOpened = 0
+  /** A database-level failure (a read-only standby, an unreachable server) ends the pass as an error. */
+  private fatal: SagactlError | undefined
 
   constructor(
     private readonly db: Database,
@@ -102,9 +105,10 @@ class Pass {
   }
 
   async run(): Promise<PassSummary> {
-    await this.timeOutOverdue()
-    await this.reclaimStuck()
-    await this.runCompensations()
+    for (const phase of [() => this.timeOutOverdue(), () => this.reclaimStuck(), () => this.runCompensations()]) {
+      await phase()
+      if (this.fatal) throw this.fatal
+    }
     const count = (s: SagaStatus) => [...this.outcome.values()].filter((v) => v === s).length
     return {
       examined: this.examined.size,
@@ -120,10 +124,11 @@ class Pass {
   }
 
   private budgetSpent(): boolean {
-    return Date.now() - this.started >= this.opts.maxRuntimeMs || (this.opts.signal?.aborted ?? false)
+    return Date.now() - this.started >= this.opts.maxRuntimeMs || (this.opts.signal?.aborted ?? false) || this.fatal !== undefined
   }
 
   private fail(what: string, err: unknown): void {
+    if (err instanceof SagactlError && err.exitCode === ExitCode.database) this.fatal ??= err
     this.errors++
     this.opts.onError?.(`${what}: ${err instanceof Error ? err.message : String(err)}`)
   }

@@ -193,7 +193,7 @@ export class Engine implements OperatorActions {
   }
 
   async resolveIntervention(interventionId: string, ctx: ActionContext & { action: InterventionAction; note: string }): Promise<Saga> {
-    const res = await this.db.query<{ saga_id: string; status: string }>(`SELECT saga_id, status FROM interventions WHERE id = $1`, [interventionId])
+    const res = await this.db.query<{ saga_id: string; status: string }>(`SELECT saga_id, status FROM {{schema}}.interventions WHERE id = $1`, [interventionId])
     const row = res.rows[0]
     if (!row) throw new NotFoundError(`intervention ${interventionId} not found`)
     if (row.status !== 'open') throw new ConflictError(`intervention ${interventionId} is already resolved`)

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { openInterventionCount, sagaCounts, workerHeartbeats } from '../db/queries/health.js'
+import { replicaLag } from '../db/queries/replica.js'
 import { journalSince, lastEventId } from '../db/queries/stats.js'
 import type { Queryable } from '../db/types.js'
 import { SAGA_STATUSES } from './types.js'
@@ -18,6 +19,11 @@ export interface MetricsOptions {
    * at insert but visible at commit, so a fresh id may still have an uncommitted neighbour.
    */
   settleMs?: number
+  /**
+   * Set when `db` is a replica: worker heartbeats are read here (through a lagging copy
+   * a live worker looks dead), and sagactl_replica_lag_seconds is exported.
+   */
+  primary?: Queryable
 }
 
 export interface SagaMetrics {
@@ -101,6 +107,15 @@ export function createSagaMetrics(db: Queryable, opts: MetricsOptions = {}): Sag
     collect,
   })
 
+  const lagSeconds = opts.primary
+    ? new Gauge({
+        name: 'sagactl_replica_lag_seconds',
+        help: 'How far behind the primary the replica these metrics are read from is (0 when it has replayed everything).',
+        registers: [registry],
+        collect,
+      })
+    : undefined
+
   let lastId: number | undefined
 
   async function readJournal(): Promise<void> {
@@ -129,7 +144,8 @@ export function createSagaMetrics(db: Queryable, opts: MetricsOptions = {}): Sag
     for (const definition of definitions) for (const status of SAGA_STATUSES) sagas.set({ status, definition }, 0)
     for (const c of counts) sagas.set({ status: c.status, definition: c.definition }, c.count)
     openInterventions.set(await openInterventionCount(db))
-    const workers = await workerHeartbeats(db, livenessMs)
+    const workers = await workerHeartbeats(opts.primary ?? db, livenessMs)
+    if (opts.primary && lagSeconds) lagSeconds.set((await replicaLag(db, opts.primary)).seconds)
     heartbeatAge.reset()
     for (const w of workers) heartbeatAge.set({ worker: w.id }, w.ageSeconds)
     liveWorkers.set(workers.filter((w) => w.live).length)

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { SagaStore } from '../db/saga-store.js'
+import { errorLine } from '../errors.js'
 import { workChannelFor, type Database } from '../db/types.js'
 import { DefinitionCache } from './definitions.js'
 import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
@@ -78,15 +79,15 @@ export class Worker {
 
   async start(): Promise<void> {
     await this.db.query(
-      `INSERT INTO workers (id, host, pid, concurrency, sagactl_version) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO {{schema}}.workers (id, host, pid, concurrency, sagactl_version) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL`,
       [this.id, hostname(), process.pid, this.concurrency, this.opts.version ?? null],
     )
     try {
       // New sagas and sagas handed back to run now are announced on the work channel.
       this.unlisten = await this.db.listen(() => this.poke(), workChannelFor(this.db.schema))
-    } catch {
-      this.log('LISTEN unavailable: polling only')
+    } catch (err) {
+      this.log(`live wake-ups unavailable (${errorLine(err)}): polling every ${this.pollMs} ms`)
     }
     const beat = Math.max(50, Math.floor(this.leaseMs / 3))
     this.heartbeat = setInterval(() => void this.beat(), beat)
@@ -103,7 +104,7 @@ export class Worker {
     if (this.heartbeat) clearInterval(this.heartbeat)
     await this.unlisten?.().catch(() => {})
     await this.store.releaseAll(this.id).catch(() => {})
-    await this.db.query(`UPDATE workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {})
+    await this.db.query(`UPDATE {{schema}}.workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {})
   }
 
   private poke(): void {
@@ -204,7 +205,7 @@ export class Worker {
     try {
       const ids = [...this.inflight.keys()]
       await this.store.renewLeases(this.id, ids, this.leaseMs)
-      await this.db.query(`UPDATE workers SET heartbeat_at = now() WHERE id = $1`, [this.id])
+      await this.db.query(`UPDATE {{schema}}.workers SET heartbeat_at = now() WHERE id = $1`, [this.id])
     } catch (err) {
       this.log(`heartbeat failed: ${(err as Error).message}`)
     }

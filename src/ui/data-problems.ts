@@ -68,8 +68,8 @@ export function stuckReason(f: StuckFacts, now: Date): string {
 export async function stuck(db: Queryable, q: { stuckAfterMs: number; limit: number }): Promise<StuckSaga[]> {
   const res = await db.query(
     `SELECT ${qualified(SAGA_COLUMNS, 's')}, st.attempts AS step_attempts, st.last_error AS step_error, now() AS db_now
-     FROM sagas s
-     LEFT JOIN steps st ON st.saga_id = s.id AND st.step_index = s.step_index
+     FROM {{schema}}.sagas s
+     LEFT JOIN {{schema}}.steps st ON st.saga_id = s.id AND st.step_index = s.step_index
        AND st.phase = CASE WHEN s.status = 'compensating' THEN 'compensation' ELSE 'action' END
      WHERE s.status IN ('pending', 'running', 'compensating')
        AND s.updated_at < now() - $1::double precision * interval '1 millisecond'
@@ -119,7 +119,7 @@ export async function failureGroups(db: Queryable, q: { limit: number }): Promis
      FROM (
        SELECT id, definition, step_name, status, revision, coalesce(last_error, reason, '') AS raw,
          regexp_replace(regexp_replace(coalesce(last_error, reason, ''), '${UUID}', '<id>', 'g'), '(?<!HTTP )(?<![0-9])[0-9]+', '#', 'g') AS err
-       FROM sagas
+       FROM {{schema}}.sagas
        WHERE (status IN ('running', 'compensating') AND last_error IS NOT NULL) OR status = 'suspended'
      ) f
      GROUP BY definition, step_name, err

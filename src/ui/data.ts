@@ -20,6 +20,8 @@ export interface HeaderData {
   openInterventions: number
   /** The database's clock, so ages do not depend on this machine's. */
   now: Date
+  /** When the console reads from a replica: how far behind the primary it is. */
+  replica?: { lagSeconds: number; paused: boolean }
 }
 
 export interface LiveQuery {
@@ -70,6 +72,8 @@ export interface MonitorData {
   detail(sagaId: string): Promise<SagaDetail | null>
   failureGroups(q: { limit: number }): Promise<FailureGroup[]>
   sagasByIds(ids: readonly string[]): Promise<Saga[]>
+  /** An operator action changed this saga (the row as the primary returned it). */
+  acted?(saga: Saga): void
 }
 
 type Row = Record<string, unknown>
@@ -86,14 +90,14 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
     async header() {
       const res = await db.query(`
         SELECT
-          (SELECT count(*) FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds')::int AS workers,
-          (SELECT count(*) FROM interventions WHERE status = 'open')::int AS interventions,
-          (SELECT count(*) FROM sagas WHERE finished_at > now() - interval '1 minute')::int AS last_minute,
+          (SELECT count(*) FROM {{schema}}.workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds')::int AS workers,
+          (SELECT count(*) FROM {{schema}}.interventions WHERE status = 'open')::int AS interventions,
+          (SELECT count(*) FROM {{schema}}.sagas WHERE finished_at > now() - interval '1 minute')::int AS last_minute,
           (SELECT coalesce(json_object_agg(status, n), '{}') FROM (
-             SELECT status, count(*)::int AS n FROM sagas
+             SELECT status, count(*)::int AS n FROM {{schema}}.sagas
              WHERE status IN ('pending', 'running', 'compensating', 'suspended') GROUP BY status) a) AS active,
           (SELECT coalesce(json_object_agg(status, n), '{}') FROM (
-             SELECT status, count(*)::int AS n FROM sagas
+             SELECT status, count(*)::int AS n FROM {{schema}}.sagas
              WHERE finished_at > now() - interval '1 hour' GROUP BY status) t) AS last_hour,
           now() AS now`)
       const r = res.rows[0]!
@@ -128,14 +132,14 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
       const statuses = q.status === undefined ? null : typeof q.status === 'string' ? [q.status] : [...q.status]
       if (statuses === null) {
         const where = conds.length > 0 ? `WHERE ${conds.join(' AND ')}` : ''
-        const res = await db.query(`SELECT ${SAGA_COLUMNS} FROM sagas ${where} ORDER BY id DESC LIMIT ${limit}`, params)
+        const res = await db.query(`SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas ${where} ORDER BY id DESC LIMIT ${limit}`, params)
         return res.rows.map(toSaga)
       }
       if (statuses.length === 0) return []
       // One index range per status (sagas_status_id, newest first), merged: each part reads at most `limit` rows.
       const parts = statuses.map((s) => {
         const where = [`status = ${p(s)}`, ...conds].join(' AND ')
-        return `(SELECT ${SAGA_COLUMNS} FROM sagas WHERE ${where} ORDER BY id DESC LIMIT ${limit})`
+        return `(SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE ${where} ORDER BY id DESC LIMIT ${limit})`
       })
       const res = await db.query(`SELECT ${SAGA_COLUMNS} FROM (${parts.join(' UNION ALL ')}) s ORDER BY id DESC LIMIT ${limit}`, params)
       return res.rows.map(toSaga)
@@ -146,7 +150,7 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
     async interventions(q) {
       const res = await db.query(
         `SELECT ${qualified(INTERVENTION_COLUMNS, 'i')}, s.definition, s.status AS saga_status, s.revision AS saga_revision, now() AS db_now
-         FROM interventions i LEFT JOIN sagas s ON s.id = i.saga_id
+         FROM {{schema}}.interventions i LEFT JOIN {{schema}}.sagas s ON s.id = i.saga_id
          WHERE i.status = 'open'
          ORDER BY i.created_at, i.id
          LIMIT $1`,
@@ -163,16 +167,16 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
 
     async definitions() {
       const res = await db.query(`
-        WITH latest AS (SELECT name, max(version) AS version FROM definitions GROUP BY name),
+        WITH latest AS (SELECT name, max(version) AS version FROM {{schema}}.definitions GROUP BY name),
         active AS (
-          SELECT definition AS name, count(*)::int AS active FROM sagas
+          SELECT definition AS name, count(*)::int AS active FROM {{schema}}.sagas
           WHERE status IN ('pending', 'running', 'compensating', 'suspended') GROUP BY definition),
         recent AS (
           SELECT definition AS name,
             count(*) FILTER (WHERE status = 'completed')::int AS completed,
             count(*) FILTER (WHERE status = 'compensated')::int AS compensated,
             count(*) FILTER (WHERE status = 'failed')::int AS failed
-          FROM sagas WHERE finished_at > now() - interval '24 hours' GROUP BY definition),
+          FROM {{schema}}.sagas WHERE finished_at > now() - interval '24 hours' GROUP BY definition),
         names AS (SELECT name FROM latest UNION SELECT name FROM active UNION SELECT name FROM recent)
         SELECT n.name, l.version, a.active, r.completed, r.compensated, r.failed
         FROM names n
@@ -196,18 +200,18 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
     },
 
     async detail(sagaId) {
-      const sagaRes = await db.query(`SELECT ${SAGA_COLUMNS}, now() AS db_now FROM sagas WHERE id = $1`, [sagaId])
+      const sagaRes = await db.query(`SELECT ${SAGA_COLUMNS}, now() AS db_now FROM {{schema}}.sagas WHERE id = $1`, [sagaId])
       const row = sagaRes.rows[0]
       if (!row) return null
       const [steps, events, interventions] = await Promise.all([
         // Actions in step order, then compensations in the order they ran.
         db.query(
-          `SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = $1
+          `SELECT ${STEP_COLUMNS} FROM {{schema}}.steps WHERE saga_id = $1
            ORDER BY phase = 'compensation', CASE WHEN phase = 'action' THEN step_index END, started_at NULLS LAST, step_index DESC`,
           [sagaId],
         ),
-        db.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE saga_id = $1 ORDER BY id DESC LIMIT 15`, [sagaId]),
-        db.query(`SELECT ${INTERVENTION_COLUMNS} FROM interventions WHERE saga_id = $1 AND status = 'open'`, [sagaId]),
+        db.query(`SELECT ${EVENT_COLUMNS} FROM {{schema}}.events WHERE saga_id = $1 ORDER BY id DESC LIMIT 15`, [sagaId]),
+        db.query(`SELECT ${INTERVENTION_COLUMNS} FROM {{schema}}.interventions WHERE saga_id = $1 AND status = 'open'`, [sagaId]),
       ])
       return {
         saga: toSaga(row),
@@ -222,7 +226,7 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
 
     async sagasByIds(ids) {
       if (ids.length === 0) return []
-      const res = await db.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = ANY($1::uuid[])`, [[...ids]])
+      const res = await db.query(`SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE id = ANY($1::uuid[])`, [[...ids]])
       return res.rows.map(toSaga)
     },
   }

@@ -5,6 +5,7 @@ import type { Database } from '../db/types.js'
 import type { OperatorActions } from '../engine/actions.js'
 import { UsageError } from '../errors.js'
 import { createMonitorData } from './data.js'
+import { withPrimaryReads } from './replica-data.js'
 import { Monitor } from './screens/Monitor.js'
 
 export interface RunMonitorOptions {
@@ -53,7 +54,8 @@ export async function runMonitor(opts: RunMonitorOptions): Promise<void> {
   if (!stdout.isTTY || !stdin.isTTY) throw new UsageError('monitor needs a terminal; use: sagactl saga list')
 
   const reads = opts.readDb ?? opts.db
-  const data = createMonitorData(reads, { displayUrl: reads.displayUrl })
+  const replicaData = createMonitorData(reads, { displayUrl: reads.displayUrl })
+  const data = opts.readDb ? withPrimaryReads(replicaData, createMonitorData(opts.db, { displayUrl: opts.db.displayUrl }), opts.db, opts.readDb) : replicaData
   const listen = (handler: (payload: string) => void) => opts.db.listen(handler)
 
   stdout.write(ENTER_ALT_SCREEN)

@@ -66,6 +66,12 @@ describe('views render fixture data', () => {
     expect(out[2]).toContain('1 Live    2 Stuck    3 Interventions    4 Definitions    5 Failure groups')
   })
 
+  it('header on a replica: its lag, and whether replay is paused', () => {
+    const lagging = draw(<Header header={header({ replica: { lagSeconds: 41.6, paused: true } })} view="live" width={140} />).split('\n')
+    expect(lagging[0]).toBe('sagactl monitor │ 3 workers │ 42/min │ 5 interventions │ replica lag 42s (paused) │ postgres://ops:****@db.internal:5432/sagas')
+    expect(draw(<Header header={header({ replica: { lagSeconds: 0, paused: false } })} view="live" width={140} />)).toContain('│ replica lag 0s │')
+  })
+
   it('live sagas: short ids, status, step, age and the error', () => {
     const out = table('live').split('\n')
     expect(out[0]).toMatch(/^ {2}ID +DEFINITION +STATUS +STEP +REV +AGE +ERROR \/ REASON/)

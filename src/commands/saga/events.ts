@@ -2,8 +2,9 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { EVENT_HEAD, eventCells, eventLine } from '../../cli/format.js'
 import { table } from '../../cli/render.js'
-import { getEvents, getSaga, resolveSagaId } from '../../db/queries/sagas.js'
+import { getEvents, getSaga } from '../../db/queries/sagas.js'
 import type { Database } from '../../db/types.js'
+import { errorLine } from '../../errors.js'
 import { TERMINAL_STATUSES, type ChangeNotice, type SagaEvent } from '../../engine/types.js'
 
 const POLL_MS = 2000
@@ -22,7 +23,9 @@ export function noticeMentions(payload: string, sagaId: string): boolean {
 export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
   static override summary = "Print a saga's history; --follow streams new events."
   static override description =
-    'Events are in commit order. --follow prints the history, then each new event as it is committed (NDJSON with --json: one event per line), and stops by itself once the saga has finished, or on Ctrl-C.'
+    'Events are in commit order. --follow prints the history, then each new event as it is committed (NDJSON with --json: one event per line), and stops by itself once the saga has finished, or on Ctrl-C. ' +
+    'With a replica (--read-database-url) the events are read there and notifications come from the primary (or --listen-database-url); a saga the replica does not have yet is read from the primary. ' +
+    'When notifications do not arrive (a test NOTIFY at start gets no answer) a notice on stderr says so and new events come by polling every 2 s.'
   static override examples = [
     '<%= config.bin %> saga events 0193a1b2-7c3d',
     '<%= config.bin %> saga events 0193a1b2-7c3d --follow',
@@ -32,16 +35,18 @@ export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
     id: Args.string({ required: true, description: 'Saga id or unique prefix.' }),
   }
   static override flags = {
+    ...BaseCommand.readFlags,
+    ...BaseCommand.listenFlags,
     follow: Flags.boolean({ char: 'f', summary: 'Keep printing new events until the saga finishes.' }),
     limit: Flags.integer({ summary: 'Events per page (without --follow).', default: 1000, min: 1, max: 10_000 }),
     after: Flags.integer({ summary: 'Start after this event id: the "next" cursor of the previous page.', min: 0 }),
   }
 
   async run() {
-    const db = await this.db()
-    const id = await resolveSagaId(db, this.args.id)
+    const { db, id } = await this.sagaReadDb(this.args.id)
     if (this.flags.follow) {
-      await this.follow(db, id)
+      // NOTIFY is not replicated: a standby never delivers it, so the subscription is on the primary.
+      await this.follow(db, await this.db(), id)
       return undefined
     }
     const rows = await getEvents(db, id, { afterId: this.flags.after, limit: this.flags.limit + 1 })
@@ -65,7 +70,7 @@ export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
    * before its events: a transition commits with its events, so once a terminal status
    * is seen, the events read after it are the last ones.
    */
-  private follow(db: Database, sagaId: string): Promise<void> {
+  private follow(db: Database, primary: Database, sagaId: string): Promise<void> {
     if (!this.jsonEnabled()) process.stderr.write(`following saga ${sagaId} (Ctrl-C to stop)\n`)
     let last = this.flags.after ?? 0
     return new Promise<void>((resolve, reject) => {
@@ -119,10 +124,14 @@ export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
       }
       process.on('SIGINT', stop)
       process.on('SIGTERM', stop)
-      db.listen((payload) => {
-        if (noticeMentions(payload, sagaId)) void pump()
-      })
-        .catch(() => undefined)
+      primary
+        .listen((payload) => {
+          if (noticeMentions(payload, sagaId)) void pump()
+        })
+        .catch((err: unknown) => {
+          process.stderr.write(`notice: live updates unavailable (${errorLine(err)}); polling every ${POLL_MS / 1000}s\n`)
+          return undefined
+        })
         .then((off) => {
           if (!off) return
           if (stopped && !busy) void off()

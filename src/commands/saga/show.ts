@@ -4,7 +4,7 @@ import { auditTable, interventionBlock, sagaHeader, stepsTable, timelineOrder } 
 import { color } from '../../cli/render.js'
 import { auditForSaga } from '../../db/audit.js'
 import { openInterventionForSaga } from '../../db/queries/interventions.js'
-import { getLastEvents, getSaga, getSteps, resolveSagaId } from '../../db/queries/sagas.js'
+import { getLastEvents, getSaga, getSteps } from '../../db/queries/sagas.js'
 import { NotFoundError } from '../../errors.js'
 
 const LAST_EVENTS = 20
@@ -19,8 +19,7 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
   }
 
   async run() {
-    const db = await this.readDb()
-    const id = await resolveSagaId(db, this.args.id)
+    const { db, id } = await this.sagaReadDb(this.args.id)
     const saga = await getSaga(db, id)
     if (!saga) throw new NotFoundError(`no saga matches "${this.args.id}"`)
     const [steps, intervention, audit, events] = await Promise.all([

@@ -7,7 +7,7 @@ import type { Saga, SagaStatus } from '../../engine/types.js'
 /** A worker of another demo, alive by its heartbeat in the last 15 s. */
 export async function liveWorkerWithPrefix(q: Queryable, prefix: string): Promise<string | null> {
   const res = await q.query<{ id: string }>(
-    `SELECT id FROM workers WHERE id LIKE $1 AND stopped_at IS NULL AND heartbeat_at > now() - interval '15 seconds' LIMIT 1`,
+    `SELECT id FROM {{schema}}.workers WHERE id LIKE $1 AND stopped_at IS NULL AND heartbeat_at > now() - interval '15 seconds' LIMIT 1`,
     [`${prefix}%`],
   )
   return res.rows[0]?.id ?? null
@@ -16,23 +16,23 @@ export async function liveWorkerWithPrefix(q: Queryable, prefix: string): Promis
 /** Active sagas of a definition started with keys of this prefix. */
 export async function activeSagaIdsWithKeyPrefix(q: Queryable, definition: string, prefix: string): Promise<string[]> {
   const res = await q.query<{ id: string }>(
-    `SELECT id FROM sagas WHERE status IN ('pending', 'running', 'compensating') AND definition = $1 AND idempotency_key LIKE $2`,
+    `SELECT id FROM {{schema}}.sagas WHERE status IN ('pending', 'running', 'compensating') AND definition = $1 AND idempotency_key LIKE $2`,
     [definition, `${prefix}%`],
   )
   return res.rows.map((r) => r.id)
 }
 
 export async function countByStatus(q: Queryable, ids: string[]): Promise<Map<SagaStatus, number>> {
-  const res = await q.query<{ status: SagaStatus; n: number }>(`SELECT status, count(*)::int AS n FROM sagas WHERE id = ANY($1::uuid[]) GROUP BY status`, [ids])
+  const res = await q.query<{ status: SagaStatus; n: number }>(`SELECT status, count(*)::int AS n FROM {{schema}}.sagas WHERE id = ANY($1::uuid[]) GROUP BY status`, [ids])
   return new Map(res.rows.map((r) => [r.status, Number(r.n)]))
 }
 
 export async function sagasByIds(q: Queryable, ids: string[]): Promise<Saga[]> {
-  const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = ANY($1::uuid[]) ORDER BY id`, [ids])
+  const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE id = ANY($1::uuid[]) ORDER BY id`, [ids])
   return res.rows.map(toSaga)
 }
 
 export async function openInterventionCount(q: Queryable, ids: string[]): Promise<number> {
-  const res = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM interventions WHERE status = 'open' AND saga_id = ANY($1::uuid[])`, [ids])
+  const res = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM {{schema}}.interventions WHERE status = 'open' AND saga_id = ANY($1::uuid[])`, [ids])
   return Number(res.rows[0]?.n ?? 0)
 }

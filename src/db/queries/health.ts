@@ -1,6 +1,7 @@
 import { formatDuration } from '../../engine/duration.js'
 import type { SagaStatus } from '../../engine/types.js'
 import type { Queryable } from '../types.js'
+import { liveWorkerCount, replicaLag, type ReplicaLag } from './replica.js'
 
 /**
  * Current-state reads: `sagactl health` and the Prometheus gauges. Every query reads
@@ -17,6 +18,8 @@ export interface HealthThresholds {
   maxCompensationDurationMs: number
   /** A worker is live when not stopped and its heartbeat is younger than this. */
   workerLivenessMs: number
+  /** With a replica: alert when it lags the primary by more than this. */
+  maxReplicaLagMs?: number
 }
 
 export const DEFAULT_THRESHOLDS: HealthThresholds = {
@@ -26,6 +29,7 @@ export const DEFAULT_THRESHOLDS: HealthThresholds = {
   maxOpenInterventions: 10,
   maxCompensationDurationMs: 5 * 60_000,
   workerLivenessMs: 30_000,
+  maxReplicaLagMs: 30_000,
 }
 
 /** The alert rules look back this far for finished compensations. */
@@ -55,21 +59,21 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
          count(*) FILTER (WHERE created_at < now() - ${ms('$1')})::int AS long_running,
          -- counted as "saga list --stuck" counts: a pending saga late on due_at, an active one not updated
          count(*) FILTER (WHERE CASE WHEN status = 'pending' THEN due_at < now() - ${ms('$2')} ELSE updated_at < now() - ${ms('$2')} END)::int AS stuck
-       FROM sagas WHERE status IN ('pending', 'running', 'compensating')
+       FROM {{schema}}.sagas WHERE status IN ('pending', 'running', 'compensating')
      ), c AS (
        SELECT count(*)::int AS ended, count(*) FILTER (WHERE status = 'compensated')::int AS succeeded
-       FROM sagas
+       FROM {{schema}}.sagas
        WHERE comp_plan IS NOT NULL AND (
          (status IN ('compensated', 'failed') AND finished_at > now() - interval '${RULE_WINDOW}')
          OR (status = 'suspended' AND updated_at > now() - interval '${RULE_WINDOW}'))
      ), d AS (
        -- two branches, so the finished ones are found through finished_at alone: "IS TRUE"
        -- keeps the planner from also walking every compensated saga in sagas_status_id
-       SELECT s.id, now() - (SELECT max(e.at) FROM events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating') AS took
-       FROM sagas s WHERE s.status = 'compensating'
+       SELECT s.id, now() - (SELECT max(e.at) FROM {{schema}}.events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating') AS took
+       FROM {{schema}}.sagas s WHERE s.status = 'compensating'
        UNION ALL
-       SELECT s.id, s.finished_at - (SELECT max(e.at) FROM events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating')
-       FROM sagas s WHERE s.finished_at > now() - interval '${RULE_WINDOW}' AND (s.status = 'compensated') IS TRUE
+       SELECT s.id, s.finished_at - (SELECT max(e.at) FROM {{schema}}.events e WHERE e.saga_id = s.id AND e.type = 'saga.compensating')
+       FROM {{schema}}.sagas s WHERE s.finished_at > now() - interval '${RULE_WINDOW}' AND (s.status = 'compensated') IS TRUE
      ), slow AS (
        SELECT count(*) FILTER (WHERE took > ${ms('$3')})::int AS slow,
          (extract(epoch FROM max(took)) * 1000)::float8 AS longest_ms,
@@ -77,8 +81,8 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
        FROM d WHERE took IS NOT NULL
      )
      SELECT a.active, a.long_running AS "longRunning", a.stuck,
-       (SELECT count(*)::int FROM interventions WHERE status = 'open') AS "openInterventions",
-       (SELECT count(*)::int FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - ${ms('$4')}) AS "liveWorkers",
+       (SELECT count(*)::int FROM {{schema}}.interventions WHERE status = 'open') AS "openInterventions",
+       (SELECT count(*)::int FROM {{schema}}.workers WHERE stopped_at IS NULL AND heartbeat_at > now() - ${ms('$4')}) AS "liveWorkers",
        c.ended AS "compensationsEnded", c.succeeded AS "compensationsSucceeded",
        slow.slow AS "slowCompensations", slow.longest_ms AS "longestCompensationMs", slow.longest_saga AS "longestCompensationSaga"
      FROM a, c, slow`,
@@ -89,7 +93,7 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
 }
 
 export interface HealthRule {
-  name: 'compensation-success' | 'open-interventions' | 'compensation-duration' | 'live-workers'
+  name: 'compensation-success' | 'open-interventions' | 'compensation-duration' | 'live-workers' | 'replica-lag'
   ok: boolean
   value: number | null
   threshold: number
@@ -103,6 +107,8 @@ export interface HealthReport {
   stuck: number
   openInterventions: number
   liveWorkers: number
+  /** Present when the reads went to a replica (`--read-database-url`). */
+  replica?: ReplicaLag
   rules: HealthRule[]
 }
 
@@ -162,10 +168,38 @@ export function healthRules(s: HealthSnapshot, t: HealthThresholds): HealthRule[
   return rules
 }
 
-export async function checkHealth(q: Queryable, t: HealthThresholds): Promise<HealthReport> {
-  const s = await healthSnapshot(q, t)
-  const rules = healthRules(s, t)
+function replicaRule(lag: ReplicaLag, maxMs: number): HealthRule {
+  const limit = formatDuration(maxMs)
+  const behind = lag.seconds * 1000 > maxMs
+  const paused = lag.paused ? ', replay paused' : ''
   return {
+    name: 'replica-lag',
+    ok: !behind,
+    value: lag.seconds,
+    threshold: maxMs / 1000,
+    message: !lag.standby
+      ? 'the read database is not a standby'
+      : behind
+        ? `replica lags the primary by ${formatDuration(lag.seconds * 1000)} (${lag.bytesBehind} bytes of WAL${paused}), max ${limit}: what it shows is that old`
+        : `replica lag ${formatDuration(lag.seconds * 1000)} (max ${limit}${paused})`,
+  }
+}
+
+/**
+ * With `primary` set, `q` is a replica: the counts come from it, live workers from the
+ * primary (their heartbeats would look stale through a lagging copy), and a rule checks
+ * the lag itself.
+ */
+export async function checkHealth(q: Queryable, t: HealthThresholds, primary?: Queryable): Promise<HealthReport> {
+  const s = await healthSnapshot(q, t)
+  let replica: ReplicaLag | undefined
+  if (primary) {
+    ;[s.liveWorkers, replica] = await Promise.all([liveWorkerCount(primary, t.workerLivenessMs), replicaLag(q, primary)])
+  }
+  const rules = healthRules(s, t)
+  if (replica) rules.push(replicaRule(replica, t.maxReplicaLagMs ?? DEFAULT_THRESHOLDS.maxReplicaLagMs!))
+  return {
+    ...(replica ? { replica } : {}),
     healthy: rules.every((r) => r.ok),
     active: s.active,
     longRunning: s.longRunning,
@@ -190,14 +224,14 @@ export interface SagaCount {
  */
 export async function sagaCounts(q: Queryable, finishedWithinMs: number): Promise<{ counts: SagaCount[]; definitions: string[] }> {
   const counts = await q.query<SagaCount>(
-    `SELECT status, definition, count(*)::int AS count FROM sagas
+    `SELECT status, definition, count(*)::int AS count FROM {{schema}}.sagas
        WHERE status IN ('pending', 'running', 'compensating', 'suspended') GROUP BY status, definition
      UNION ALL
-     SELECT status, definition, count(*)::int FROM sagas
+     SELECT status, definition, count(*)::int FROM {{schema}}.sagas
        WHERE finished_at > now() - ${ms('$1')} AND status IN ('completed', 'compensated', 'failed') GROUP BY status, definition`,
     [finishedWithinMs],
   )
-  const defs = await q.query<{ name: string }>(`SELECT DISTINCT name FROM definitions`)
+  const defs = await q.query<{ name: string }>(`SELECT DISTINCT name FROM {{schema}}.definitions`)
   const definitions = [...new Set([...defs.rows.map((r) => r.name), ...counts.rows.map((r) => r.definition)])].sort()
   return { counts: counts.rows, definitions }
 }
@@ -213,7 +247,7 @@ export interface WorkerHeartbeat {
 export async function workerHeartbeats(q: Queryable, livenessMs: number): Promise<WorkerHeartbeat[]> {
   const res = await q.query<WorkerHeartbeat>(
     `SELECT id, host, extract(epoch FROM now() - heartbeat_at)::float8 AS "ageSeconds", heartbeat_at > now() - ${ms('$1')} AS live
-     FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '1 day'
+     FROM {{schema}}.workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '1 day'
      ORDER BY heartbeat_at DESC LIMIT 1000`,
     [livenessMs],
   )
@@ -221,6 +255,6 @@ export async function workerHeartbeats(q: Queryable, livenessMs: number): Promis
 }
 
 export async function openInterventionCount(q: Queryable): Promise<number> {
-  const res = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM interventions WHERE status = 'open'`)
+  const res = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM {{schema}}.interventions WHERE status = 'open'`)
   return res.rows[0]?.n ?? 0
 }

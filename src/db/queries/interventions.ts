@@ -51,13 +51,13 @@ export async function listInterventions(q: Queryable, opts: InterventionListOpti
   if (opts.after !== undefined) {
     const after = normalizeUuid(opts.after)
     if (!after) throw new UsageError(`invalid cursor "${opts.after}": --after takes the full intervention id printed as "next"`)
-    const cursor = await q.query(`SELECT 1 FROM interventions WHERE id = $1 LIMIT 1`, [after])
+    const cursor = await q.query(`SELECT 1 FROM {{schema}}.interventions WHERE id = $1 LIMIT 1`, [after])
     if (!cursor.rows[0]) throw new UsageError(`invalid cursor "${opts.after}": no such intervention`)
     // Compared in SQL: created_at has microseconds that a JS Date would round away.
-    conds.push(`(i.created_at, i.id) < (SELECT c.created_at, c.id FROM interventions c WHERE c.id = ${add(after)}::uuid LIMIT 1)`)
+    conds.push(`(i.created_at, i.id) < (SELECT c.created_at, c.id FROM {{schema}}.interventions c WHERE c.id = ${add(after)}::uuid LIMIT 1)`)
   }
   const res = await q.query(
-    `SELECT ${ITEM_COLUMNS} FROM interventions i JOIN sagas s ON s.id = i.saga_id
+    `SELECT ${ITEM_COLUMNS} FROM {{schema}}.interventions i JOIN {{schema}}.sagas s ON s.id = i.saga_id
       ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''}
       ORDER BY i.created_at DESC, i.id DESC LIMIT ${add(opts.limit + 1)}`,
     params,
@@ -73,13 +73,13 @@ export function resolveInterventionId(q: Queryable, prefix: string): Promise<str
 }
 
 export async function getIntervention(q: Queryable, id: string): Promise<InterventionItem | null> {
-  const res = await q.query(`SELECT ${ITEM_COLUMNS} FROM interventions i JOIN sagas s ON s.id = i.saga_id WHERE i.id = $1 LIMIT 1`, [id])
+  const res = await q.query(`SELECT ${ITEM_COLUMNS} FROM {{schema}}.interventions i JOIN {{schema}}.sagas s ON s.id = i.saga_id WHERE i.id = $1 LIMIT 1`, [id])
   return res.rows[0] ? toItem(res.rows[0]) : null
 }
 
 export async function openInterventionForSaga(q: Queryable, sagaId: string): Promise<InterventionItem | null> {
   const res = await q.query(
-    `SELECT ${ITEM_COLUMNS} FROM interventions i JOIN sagas s ON s.id = i.saga_id WHERE i.saga_id = $1 AND i.status = 'open'`,
+    `SELECT ${ITEM_COLUMNS} FROM {{schema}}.interventions i JOIN {{schema}}.sagas s ON s.id = i.saga_id WHERE i.saga_id = $1 AND i.status = 'open'`,
     [sagaId],
   )
   return res.rows[0] ? toItem(res.rows[0]) : null

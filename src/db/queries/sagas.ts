@@ -72,8 +72,8 @@ export async function resolveIdPrefix(q: Queryable, table: 'sagas' | 'interventi
   if (!parsed) throw new UsageError(`invalid ${noun} id "${text}": expected a UUID or at least 4 of its leading hex digits`)
   const res =
     'exact' in parsed
-      ? await q.query<{ id: string }>(`SELECT id FROM ${table} WHERE id = $1 LIMIT 1`, [parsed.exact])
-      : await q.query<{ id: string }>(`SELECT DISTINCT id FROM ${table} WHERE id >= $1 AND id <= $2 ORDER BY id LIMIT 6`, [parsed.lower, parsed.upper])
+      ? await q.query<{ id: string }>(`SELECT id FROM {{schema}}.${table} WHERE id = $1 LIMIT 1`, [parsed.exact])
+      : await q.query<{ id: string }>(`SELECT DISTINCT id FROM {{schema}}.${table} WHERE id >= $1 AND id <= $2 ORDER BY id LIMIT 6`, [parsed.lower, parsed.upper])
   const ids = res.rows.map((r) => r.id)
   if (ids.length === 0) throw new NotFoundError(`no ${noun} matches "${text}"`)
   if (ids.length > 1) {
@@ -152,7 +152,7 @@ async function selectPage(q: Queryable, columns: string, filter: SagaFilter, pag
   const branches = whereBranches(filter, p, after)
   if (!branches) return []
   const limit = p.add(page.limit + 1)
-  const select = (where: string) => `SELECT ${columns} FROM sagas WHERE ${where} ORDER BY id DESC LIMIT ${limit}`
+  const select = (where: string) => `SELECT ${columns} FROM {{schema}}.sagas WHERE ${where} ORDER BY id DESC LIMIT ${limit}`
   const sql = branches.length === 1 ? select(branches[0]!) : `${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')} ORDER BY id DESC LIMIT ${limit}`
   return (await q.query(sql, p.values)).rows
 }
@@ -183,25 +183,25 @@ export async function countSagas(q: Queryable, filter: SagaFilter): Promise<numb
   const p = new Params()
   const branches = whereBranches(filter, p)
   if (!branches) return 0
-  const sql = `SELECT ${branches.map((b) => `(SELECT count(*) FROM sagas WHERE ${b})`).join(' + ')} AS n`
+  const sql = `SELECT ${branches.map((b) => `(SELECT count(*) FROM {{schema}}.sagas WHERE ${b})`).join(' + ')} AS n`
   const res = await q.query<{ n: number | string }>(sql, p.values)
   return Number(res.rows[0]?.n ?? 0)
 }
 
 export async function getSaga(q: Queryable, id: string): Promise<Saga | null> {
-  const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = $1`, [id])
+  const res = await q.query(`SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE id = $1`, [id])
   return res.rows[0] ? toSaga(res.rows[0]) : null
 }
 
 /** By step index, the action before its compensation. */
 export async function getSteps(q: Queryable, sagaId: string): Promise<StepRecord[]> {
-  const res = await q.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE saga_id = $1 ORDER BY step_index, phase = 'compensation'`, [sagaId])
+  const res = await q.query(`SELECT ${STEP_COLUMNS} FROM {{schema}}.steps WHERE saga_id = $1 ORDER BY step_index, phase = 'compensation'`, [sagaId])
   return res.rows.map(toStep)
 }
 
 /** The journal in commit order; `afterId` continues from the last event seen. */
 export async function getEvents(q: Queryable, sagaId: string, opts: { afterId?: number; limit?: number } = {}): Promise<SagaEvent[]> {
-  const res = await q.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE saga_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [
+  const res = await q.query(`SELECT ${EVENT_COLUMNS} FROM {{schema}}.events WHERE saga_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [
     sagaId,
     opts.afterId ?? 0,
     opts.limit ?? null,
@@ -211,6 +211,6 @@ export async function getEvents(q: Queryable, sagaId: string, opts: { afterId?: 
 
 /** The latest `n` events, oldest first. */
 export async function getLastEvents(q: Queryable, sagaId: string, n: number): Promise<SagaEvent[]> {
-  const res = await q.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE saga_id = $1 ORDER BY id DESC LIMIT $2`, [sagaId, n])
+  const res = await q.query(`SELECT ${EVENT_COLUMNS} FROM {{schema}}.events WHERE saga_id = $1 ORDER BY id DESC LIMIT $2`, [sagaId, n])
   return res.rows.map(toEvent).reverse()
 }

@@ -77,12 +77,12 @@ export async function sagaStats(q: Queryable, opts: StatsOptions): Promise<Stats
        percentile_cont(0.5) WITHIN GROUP (ORDER BY ${duration}) ${finished} AS p50,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY ${duration}) ${finished} AS p95,
        percentile_cont(0.99) WITHIN GROUP (ORDER BY ${duration}) ${finished} AS p99
-     FROM sagas s WHERE ${where}`,
+     FROM {{schema}}.sagas s WHERE ${where}`,
     params,
   )
   const failures = q.query<{ reason: string; count: number }>(
     `SELECT reason, count(*)::int AS count FROM (
-       SELECT ${NORMALISED_REASON} AS reason FROM sagas s
+       SELECT ${NORMALISED_REASON} AS reason FROM {{schema}}.sagas s
        WHERE ${where} AND s.status IN ${FAILED_STATUSES} AND COALESCE(NULLIF(s.reason, ''), s.last_error) IS NOT NULL
      ) r GROUP BY reason ORDER BY count DESC, reason LIMIT ${Math.trunc(opts.topFailures ?? 10)}`,
     params,
@@ -91,7 +91,7 @@ export async function sagaStats(q: Queryable, opts: StatsOptions): Promise<Stats
     `SELECT s.definition, st.name AS step, st.phase,
        count(*) FILTER (WHERE st.status = 'failed')::int AS failures,
        sum(greatest(st.attempts - 1, 0))::int AS retries
-     FROM sagas s JOIN steps st ON st.saga_id = s.id
+     FROM {{schema}}.sagas s JOIN {{schema}}.steps st ON st.saga_id = s.id
      WHERE ${where} AND (st.status = 'failed' OR st.attempts > 1)
      GROUP BY s.definition, st.name, st.phase
      ORDER BY failures DESC, retries DESC, s.definition, min(st.step_index), st.phase
@@ -155,13 +155,13 @@ export async function journalSince(q: Queryable, afterId: number, opts: { limit:
        (e.type IN ('saga.suspended', 'saga.failed') AND (e.phase = 'compensation' OR s.comp_plan IS NOT NULL)) AS "fromCompensation",
        CASE WHEN e.type IN ('step.succeeded', 'step.failed') THEN COALESCE(
          CASE WHEN jsonb_typeof(e.data->'durationMs') = 'number' THEN (e.data->>'durationMs')::float8 / 1000 END,
-         (SELECT extract(epoch FROM e.at - max(b.at))::float8 FROM events b
+         (SELECT extract(epoch FROM e.at - max(b.at))::float8 FROM {{schema}}.events b
            WHERE b.saga_id = e.saga_id AND b.id < e.id AND b.type = 'step.started' AND b.step = e.step AND b.phase = e.phase),
-         (SELECT extract(epoch FROM st.finished_at - st.started_at)::float8 FROM steps st
+         (SELECT extract(epoch FROM st.finished_at - st.started_at)::float8 FROM {{schema}}.steps st
            WHERE st.saga_id = e.saga_id AND st.phase = e.phase AND st.name = e.step AND st.finished_at IS NOT NULL LIMIT 1))
        END AS seconds,
        e.at >= now() - make_interval(secs => $3::float8 / 1000) AS fresh
-     FROM events e LEFT JOIN sagas s ON s.id = e.saga_id
+     FROM {{schema}}.events e LEFT JOIN {{schema}}.sagas s ON s.id = e.saga_id
      WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
     [afterId, opts.limit, opts.settleMs],
   )
@@ -170,6 +170,6 @@ export async function journalSince(q: Queryable, afterId: number, opts: { limit:
 
 /** Where the journal ends now: the metrics count what happens after they start. */
 export async function lastEventId(q: Queryable): Promise<number> {
-  const res = await q.query<{ id: number | null }>(`SELECT max(id) AS id FROM events`)
+  const res = await q.query<{ id: number | null }>(`SELECT max(id) AS id FROM {{schema}}.events`)
   return Number(res.rows[0]?.id ?? 0)
 }

@@ -35,6 +35,14 @@ export function Header({ header: h, view, width }: HeaderProps) {
             <Text color={h.openInterventions > 0 ? 'magenta' : undefined}>
               {h.openInterventions} {narrow ? 'interv.' : h.openInterventions === 1 ? 'intervention' : 'interventions'}
             </Text>
+            {h.replica ? (
+              <>
+                {sep}
+                <Text color={h.replica.lagSeconds >= 5 ? 'yellow' : undefined}>
+                  {`replica lag ${Math.round(h.replica.lagSeconds)}s${h.replica.paused ? ' (paused)' : ''}`}
+                </Text>
+              </>
+            ) : null}
             {sep}
             <Text dimColor>{h.displayUrl}</Text>
           </>

@@ -1,3 +1,4 @@
+import { errorLine } from '../../errors.js'
 import type { ChangeNotice, Saga } from '../../engine/types.js'
 import type { HeaderData, MonitorData, SagaDetail } from '../data.js'
 import { statusesFor, type LiveFilter, type ViewName, type ViewRows } from '../views.js'
@@ -87,7 +88,7 @@ export class MonitorFeed {
       if (this.stopped) await unlisten()
       else this.unlisten = unlisten
     } catch (err) {
-      this.listenProblem = `live updates unavailable (${message(err)}): polling every ${this.opts.refreshMs} ms`
+      this.listenProblem = `live updates unavailable (${errorLine(err)}): polling every ${this.opts.refreshMs} ms`
       this.sink.problem(this.listenProblem)
     }
   }

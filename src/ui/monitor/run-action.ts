@@ -21,7 +21,7 @@ const PAST: Record<string, string> = {
 }
 
 /** Runs the confirmed single-saga action through the same engine calls as the CLI. */
-export async function runSagaAction(actions: OperatorActions, operator: string, d: DialogState): Promise<StatusMessage> {
+export async function runSagaAction(actions: OperatorActions, operator: string, d: DialogState, onDone?: (saga: Saga) => void): Promise<StatusMessage> {
   const t = d.target
   if (!t) return { kind: 'error', text: 'no saga selected' }
   const reason = d.reason.value.trim()
@@ -50,6 +50,7 @@ export async function runSagaAction(actions: OperatorActions, operator: string, 
       default:
         return { kind: 'error', text: `${d.kind} acts on a group` }
     }
+    onDone?.(saga)
     const how = d.kind === 'resolve' ? ` with ${d.action}` : ''
     return { kind: 'ok', text: `${PAST[d.kind]} saga ${shortId(saga.id)}${how}: now ${saga.status}` }
   } catch (err) {
@@ -74,6 +75,7 @@ export async function runGroupAction(
   operator: string,
   d: DialogState,
   onProgress: (done: number, total: number) => void,
+  onDone?: (saga: Saga) => void,
 ): Promise<{ status: StatusMessage; tally: GroupTally }> {
   const sagas = d.group?.sagas ?? []
   const reason = d.reason.value.trim()
@@ -81,8 +83,7 @@ export async function runGroupAction(
   for (const [i, s] of sagas.entries()) {
     const ctx: ActionContext = { operator, expectedRevision: s.revision, ...(reason ? { reason } : {}) }
     try {
-      if (d.kind === 'group-compensate') await actions.compensate(s.id, ctx)
-      else await actions.retry(s.id, ctx)
+      onDone?.(d.kind === 'group-compensate' ? await actions.compensate(s.id, ctx) : await actions.retry(s.id, ctx))
       tally.succeeded++
     } catch (err) {
       if (err instanceof ConflictError || (err as { code?: unknown } | null)?.code === 'conflict') tally.conflicted++

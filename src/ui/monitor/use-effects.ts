@@ -68,11 +68,11 @@ export function useEffects(deps: EffectDeps): (effect: Effect) => void {
               if (Date.now() - shown < 100 && done < total) return
               shown = Date.now()
               dispatch({ type: 'busy', label: `${verb} ${done}/${total}…` })
-            })
+            }, (saga) => data.acted?.(saga))
             return status
           }
           dispatch({ type: 'busy', label: `${verb} saga ${shortId(d.target?.sagaId ?? '')}…` })
-          return runSagaAction(actions, operator, d)
+          return runSagaAction(actions, operator, d, (saga) => data.acted?.(saga))
         }
         run()
           .then(

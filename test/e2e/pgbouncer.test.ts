@@ -1,0 +1,161 @@
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mapDriverError } from '../../src/db/errors.js'
+import { openDatabase } from '../../src/db/open.js'
+import type { Database } from '../../src/db/types.js'
+import { Engine } from '../../src/engine/engine.js'
+import { DatabaseUnreachableError } from '../../src/errors.js'
+import { BIN, runCli, spawnCli } from '../helpers/cli.js'
+import { freshPgSchema, pgUrl } from '../helpers/db.js'
+import { FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
+import { findPgbouncer, startPgbouncer, type Pgbouncer } from '../helpers/pgbouncer.js'
+
+const installed = findPgbouncer() !== null
+if (!installed && process.env.CI) throw new Error('pgbouncer is required under CI (.ci/run installs it): apt-get install -y pgbouncer')
+if (!installed) process.stderr.write('\n  pgbouncer is not installed: the PgBouncer tests are SKIPPED (apt-get install -y pgbouncer)\n\n')
+const hasTmux = spawnSync('tmux', ['-V']).status === 0
+
+/**
+ * Every process-level path through Debian's PgBouncer 1.18 with a stock config (no
+ * ignore_startup_parameters, no max_prepared_statements), in both pool modes.
+ */
+describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('through PgBouncer in %s mode', (mode) => {
+  let bouncer: Pgbouncer
+  let s: Awaited<ReturnType<typeof freshPgSchema>>
+  let direct: Database
+  let engine: Engine
+  let dir: string
+  /** What a user would write: the pooler's URL with the switch. */
+  let url: string
+  const args = () => ['--database-url', url, '--schema', s.schema]
+
+  beforeAll(async () => {
+    bouncer = await startPgbouncer(pgUrl!, mode)
+    url = `${bouncer.url}?pgbouncer=true`
+    s = await freshPgSchema()
+    dir = mkdtempSync(join(tmpdir(), `sagactl-pgbouncer-${mode}-`))
+    writeFileSync(join(dir, 'orders.yaml'), scriptedDefinition('orders', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }]))
+    const migrated = await runCli(['db', 'migrate', ...args()])
+    expect(migrated.code, migrated.stderr).toBe(0)
+    const applied = await runCli(['def', 'apply', dir, ...args()])
+    expect(applied.code, applied.stderr).toBe(0)
+    direct = await openDatabase({ url: pgUrl!, schema: s.schema })
+    engine = new Engine(direct)
+  }, 120_000)
+  afterAll(async () => {
+    await direct?.close()
+    await bouncer?.stop()
+    await s?.drop()
+  })
+
+  it('a worker runs every saga, sagas started through the pooler too, with no error', async () => {
+    const started = await runCli(['saga', 'start', 'orders', '--input', '{}', '--json', ...args()])
+    expect(started.code, started.stderr).toBe(0)
+    for (let i = 0; i < 24; i++) await engine.start('orders', {})
+    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--concurrency', '8', '--listen-database-url', pgUrl!, ...args()])
+    let log = ''
+    worker.stderr!.on('data', (d) => (log += d))
+    const exited = new Promise<number | null>((r) => worker.on('close', r))
+    try {
+      await waitFor(async () => {
+        const r = await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM sagas WHERE status = 'completed'`)
+        return r.rows[0]!.n === 25
+      }, 90_000, 200)
+    } finally {
+      worker.kill('SIGTERM')
+    }
+    expect(await exited).toBe(0)
+    expect(log).toMatch(/errors 0/)
+    expect(log).not.toMatch(/live wake-ups unavailable/)
+    expect(log).not.toMatch(/prepared statement/)
+  }, 150_000)
+
+  it('bulk retry and compensate, then compensate --batch, all through the pooler', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const { saga } = await engine.start('orders', { script: { charge: { action: ['business'] } } })
+      expect((await engine.run(saga.id, { defsDir: FIXTURE_STEPS })).status).toBe('suspended')
+      ids.push(saga.id)
+    }
+    const retried = await runCli(['saga', 'retry', '--status', 'suspended', '--def', 'orders', '--yes', '--json', ...args()])
+    expect(retried.code, retried.stderr).toBe(0)
+    for (const id of ids) expect((await engine.get(id)).status).toBe('running')
+
+    // Handed back to suspended by running them again (the script still refuses), then rolled back in bulk.
+    for (const id of ids) expect((await engine.run(id, { defsDir: FIXTURE_STEPS })).status).toBe('suspended')
+    const compensating = await runCli(['saga', 'compensate', '--status', 'suspended', '--def', 'orders', '--yes', ...args()])
+    expect(compensating.code, compensating.stderr).toBe(0)
+    for (const id of ids) expect((await engine.get(id)).status).toBe('compensating')
+
+    const pass = await runCli(['compensate', '--batch', '--defs', FIXTURE_STEPS, '--json', ...args()])
+    expect(pass.code, pass.stderr).toBe(0)
+    expect(JSON.parse(pass.stdout)).toMatchObject({ compensated: 3, errors: 0 })
+    for (const id of ids) expect((await engine.get(id)).status).toBe('compensated')
+  }, 150_000)
+
+  it('events --follow is live with a direct LISTEN URL, and says so plainly when the pooler drops notifications', async () => {
+    const follow = async (extra: string[]) => {
+      const { saga } = await engine.start('orders', {})
+      const child = spawnCli(['saga', 'events', saga.id, '--follow', '--json', ...args(), ...extra])
+      let out = ''
+      let err = ''
+      child.stdout!.on('data', (d) => (out += d))
+      child.stderr!.on('data', (d) => (err += d))
+      const exited = new Promise<number | null>((r) => child.on('close', r))
+      await waitFor(async () => out.includes('saga.created'), 30_000, 50)
+      // Give the start-up notification check its time before the saga moves.
+      await new Promise((r) => setTimeout(r, 3_500))
+      await engine.run(saga.id, { defsDir: FIXTURE_STEPS })
+      expect(await exited).toBe(0)
+      expect(out).toContain('saga.completed')
+      return err
+    }
+    expect(await follow(['--listen-database-url', pgUrl!])).not.toMatch(/notice/)
+    const through = await follow([])
+    if (mode === 'transaction') {
+      expect(through).toMatch(/notice: live updates unavailable \(notifications do not arrive through .*PgBouncer in transaction mode.*--listen-database-url/)
+    } else {
+      expect(through).not.toMatch(/notice/)
+    }
+  }, 120_000)
+
+  it("PgBouncer's refusal of the startup options is exit 9 with a PgBouncer hint", async () => {
+    const client = new pg.Client({ connectionString: bouncer.url, options: '-c search_path=x' })
+    const err = await client.connect().then(
+      () => null,
+      (e: unknown) => e,
+    )
+    await client.end().catch(() => {})
+    const mapped = mapDriverError(err, bouncer.url, 'sagactl')
+    expect(mapped).toBeInstanceOf(DatabaseUnreachableError)
+    expect((mapped as DatabaseUnreachableError).exitCode).toBe(9)
+    expect((mapped as DatabaseUnreachableError).hint).toMatch(/PgBouncer: add \?pgbouncer=true/)
+    // Without the switch, sagactl finds the pooler itself and works all the same.
+    const status = await runCli(['db', 'status', '--database-url', bouncer.url, '--schema', s.schema])
+    expect(status.code, status.stderr).toBe(0)
+  })
+
+  it.runIf(hasTmux)('the console follows a saga started through the pooler', async () => {
+    const session = `sagactl-pgb-${mode}-${process.pid}`
+    const tmux = (...a: string[]) => execFileSync('tmux', a, { encoding: 'utf8' })
+    const screen = () => tmux('capture-pane', '-p', '-t', session)
+    try {
+      const command = `env NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${BIN} monitor ${args().join(' ')} --listen-database-url ${pgUrl} --refresh 60s`
+      tmux('new-session', '-d', '-s', session, '-x', '110', '-y', '30', command)
+      await waitFor(async () => screen().includes('Live'), 45_000, 100)
+      const started = await runCli(['saga', 'start', 'orders', '--input', '{"script":{"charge":{"action":["business"]}}}', ...args()])
+      expect(started.code, started.stderr).toBe(0)
+      // Delivered by NOTIFY: the poll would take a minute.
+      await waitFor(async () => /orders\s+pending/.test(screen()), 30_000, 100).catch(() => {
+        throw new Error(`the console never showed the new saga:\n${screen()}`)
+      })
+      expect(screen()).not.toMatch(/live updates unavailable/)
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', session])
+    }
+  }, 120_000)
+})
