@@ -13,6 +13,7 @@ import { SagaStore } from '../db/saga-store.js'
 import type { Database } from '../db/types.js'
 import type { StoredDefinition } from '../db/definitions.js'
 import { DefinitionCache } from './definitions.js'
+import { ParticipantGate } from './participants/gate.js'
 import { startCompensation } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
@@ -197,7 +198,9 @@ class Pass {
     const concurrency = Math.max(1, this.opts.concurrency ?? 8)
     const leaseMs = this.opts.leaseMs ?? 30_000
     const writer = new TransitionWriter(this.store, owner)
+    const gate = new ParticipantGate(this.db, { owner })
     const ctx: RunnerContext = {
+      gate,
       store: this.store,
       writer,
       defsDir: this.opts.defsDir,
@@ -271,6 +274,7 @@ class Pass {
       await Promise.allSettled(inflight.values())
     } finally {
       clearInterval(heartbeat)
+      await gate.close()
       // Runs that failed still hold a lease: hand them to the next pass or worker.
       await this.store.releaseAll(owner).catch(() => {})
     }

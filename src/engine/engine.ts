@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
+import { ParticipantGate } from './participants/gate.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
@@ -68,7 +69,9 @@ export class Engine implements OperatorActions {
   async run(sagaId: string, opts: RunOptions = {}): Promise<Saga> {
     const owner = `run:${process.pid}:${randomBytes(3).toString('hex')}`
     const writer = new TransitionWriter(this.store, owner)
+    const gate = new ParticipantGate(this.db, { owner })
     const ctx: RunnerContext = {
+      gate,
       store: this.store,
       writer,
       defsDir: opts.defsDir ?? process.cwd(),
@@ -77,17 +80,21 @@ export class Engine implements OperatorActions {
       onTransition: opts.onTransition,
       onCall: opts.onCall,
     }
-    for (;;) {
-      const current = await this.get(sagaId)
-      if (isTerminal(current.status) || current.status === 'suspended' || opts.signal?.aborted) return current
-      const [claimed] = await this.store.claim(owner, 30_000, 1, sagaId)
-      if (!claimed) {
-        await sleep(waitMs(current), opts.signal)
-        continue
+    try {
+      for (;;) {
+        const current = await this.get(sagaId)
+        if (isTerminal(current.status) || current.status === 'suspended' || opts.signal?.aborted) return current
+        const [claimed] = await this.store.claim(owner, 30_000, 1, sagaId)
+        if (!claimed) {
+          await sleep(waitMs(current), opts.signal)
+          continue
+        }
+        const def = await this.defs.get(claimed.saga.definition, claimed.saga.version)
+        const steps = await this.store.stepsOf(sagaId)
+        await runSaga(ctx, def.spec, claimed.saga, steps, claimed.reclaimedFrom)
       }
-      const def = await this.defs.get(claimed.saga.definition, claimed.saga.version)
-      const steps = await this.store.stepsOf(sagaId)
-      await runSaga(ctx, def.spec, claimed.saga, steps, claimed.reclaimedFrom)
+    } finally {
+      await gate.close()
     }
   }
 

@@ -157,6 +157,7 @@ export function saga(over: Partial<Saga> = {}): Saga {
     createdAt: at(5 * 60_000),
     updatedAt: at(60_000),
     finishedAt: null,
+    waitingFor: null,
     ...over,
   }
 }
