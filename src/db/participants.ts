@@ -151,8 +151,10 @@ const toRow = (r: ParticipantRow): ParticipantRow => ({
   rps: r.rps === null ? null : Number(r.rps),
 })
 
-export async function listParticipantRows(q: Queryable): Promise<ParticipantRow[]> {
-  const res = await q.query<ParticipantRow>(`${PARTICIPANT_SELECT} ORDER BY name`)
+export async function listParticipantRows(q: Queryable, names?: string[]): Promise<ParticipantRow[]> {
+  const res = names
+    ? await q.query<ParticipantRow>(`${PARTICIPANT_SELECT} WHERE name = ANY($1::text[]) ORDER BY name`, [names])
+    : await q.query<ParticipantRow>(`${PARTICIPANT_SELECT} ORDER BY name`)
   return res.rows.map(toRow)
 }
 

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { participantEvents } from '../../src/db/participants.js'
+import { checkHealth, DEFAULT_THRESHOLDS } from '../../src/db/queries/health.js'
+import { createSagaMetrics } from '../../src/engine/metrics.js'
 import { Engine } from '../../src/engine/engine.js'
 import { listParticipants, pauseParticipant, resumeParticipant } from '../../src/engine/participants/controls.js'
 import { Worker } from '../../src/engine/worker.js'
@@ -140,12 +142,17 @@ describe.each(drivers)('participants on %s', (kind) => {
   })
 
   it('the circuit opens after transient failures, holds sagas without attempts, probes after the cooldown and closes', async () => {
-    await def('breaker', 'participants: { flaky: { circuit: { failures: 2, within: 10s, cooldown: 400ms } } }', ', participant: flaky')
+    await def('breaker', 'participants: { flaky: { circuit: { failures: 2, within: 10s, cooldown: 1500ms } } }', ', participant: flaky')
     let down = true
     srv.status = () => (down ? 503 : 200)
     await startWorker(1)
     const ids = await Promise.all(Array.from({ length: 6 }, async () => (await engine.start('breaker', {})).saga.id))
     await waitFor(async () => (await listParticipants(t.db)).find((x) => x.name === 'flaky')?.state === 'open')
+    const health = await checkHealth(t.db, DEFAULT_THRESHOLDS)
+    expect(health.healthy).toBe(false)
+    expect(health.rules.find((r) => r.name === 'open-circuits')).toMatchObject({ ok: false, message: 'circuit open for flaky' })
+    const metrics = await createSagaMetrics(t.db).render()
+    expect(metrics).toContain('sagactl_participant_state{participant="flaky",state="open"} 1')
     await new Promise((r) => setTimeout(r, 1_000))
     down = false
     await waitFor(() => allCompleted(ids), 30_000)

@@ -9,14 +9,14 @@ export interface Hit {
 }
 
 /**
- * A real HTTP participant on loopback: answers `status()` (200 unless told otherwise)
+ * A real HTTP participant on loopback: answers `status(path)` (200 unless told otherwise)
  * after `delayMs`, and records every request and the most calls it had in flight at once.
  */
 export class ParticipantServer {
   readonly hits: Hit[] = []
   inFlight = 0
   maxInFlight = 0
-  status: () => number = () => 200
+  status: (path: string) => number = () => 200
   delayMs = 0
   private server: Server | null = null
   url = ''
@@ -28,7 +28,7 @@ export class ParticipantServer {
       req.on('end', () => {
         this.inFlight++
         this.maxInFlight = Math.max(this.maxInFlight, this.inFlight)
-        const status = this.status()
+        const status = this.status(req.url ?? '/')
         let sagaId = ''
         try {
           sagaId = (JSON.parse(body) as { sagaId: string }).sagaId

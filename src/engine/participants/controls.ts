@@ -64,6 +64,20 @@ export function participantState(row: ParticipantRow, waiting: number): GateStat
   return 'ok'
 }
 
+/** The state of the participants sagas wait for, for `saga list`, `saga show` and the console. */
+export async function waitingStates(q: Queryable, sagas: Array<{ waitingFor: string | null }>): Promise<Map<string, GateState>> {
+  const names = [...new Set(sagas.map((s) => s.waitingFor).filter((n): n is string => n !== null))]
+  if (names.length === 0) return new Map()
+  const rows = await listParticipantRows(q, names)
+  return new Map(rows.map((r) => [r.name, participantState(r, 1)]))
+}
+
+/** "waiting for a paused participant: payments" */
+export function waitingText(name: string, state: GateState | undefined): string {
+  const what = state === 'paused' ? 'a paused participant' : state === 'open' || state === 'half-open' ? `a participant whose circuit is ${state}` : 'a participant at its limit'
+  return `waiting for ${what}: ${name}`
+}
+
 export async function listParticipants(q: Queryable): Promise<ParticipantSummary[]> {
   const [rows, load, waiting] = await Promise.all([listParticipantRows(q), participantLoad(q), waitingCounts(q)])
   const byName = new Map(load.map((l) => [l.participant, l]))
