@@ -10,7 +10,10 @@ export default class ParticipantPause extends BaseCommand<typeof ParticipantPaus
     'Calls in flight finish normally. Sagas that reach the participant wait in the database, use no attempt and do not move ' +
     'towards compensation (a saga deadline still applies); saga list and saga show say what they wait for. The command returns ' +
     'once every process has seen the pause (about a second). Recorded in the audit log and as an event on the participant.'
-  static override examples = ['<%= config.bin %> participant pause payments --reason "PSP maintenance until 03:00, ticket 4411"']
+  static override examples = [
+    '<%= config.bin %> participant pause payments --reason "PSP maintenance until 03:00, ticket 4411"',
+    '<%= config.bin %> participant pause http://10.0.4.7:8080 --reason "answers 500 to every refund" --operator alice --json',
+  ]
   static override flags = {
     reason: Flags.string({ summary: 'Why, for the audit log and everyone who looks.', required: true }),
     ...operatorFlags,
