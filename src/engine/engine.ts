@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
+import { pauseParticipant, resumeParticipant, type ParticipantSummary } from './participants/controls.js'
 import { ParticipantGate } from './participants/gate.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
@@ -96,6 +97,14 @@ export class Engine implements OperatorActions {
     } finally {
       await gate.close()
     }
+  }
+
+  pauseParticipant(name: string, ctx: ActionContext & { reason: string }): Promise<ParticipantSummary> {
+    return pauseParticipant(this.db, name, ctx)
+  }
+
+  resumeParticipant(name: string, ctx: ActionContext): Promise<ParticipantSummary> {
+    return resumeParticipant(this.db, name, ctx)
   }
 
   async get(sagaId: string): Promise<Saga> {

@@ -1,5 +1,6 @@
 import { EVENT_COLUMNS, INTERVENTION_COLUMNS, SAGA_COLUMNS, STEP_COLUMNS, toEvent, toIntervention, toSaga, toStep } from '../db/rows.js'
 import type { Queryable } from '../db/types.js'
+import { listParticipants, waitingStates, waitingText, type ParticipantSummary } from '../engine/participants/controls.js'
 import type { Intervention, Saga, SagaEvent, SagaStatus, StepRecord } from '../engine/types.js'
 import { failureGroups, qualified, stuck, type FailureGroup, type StuckSaga } from './data-problems.js'
 
@@ -58,6 +59,8 @@ export interface SagaDetail {
   events: SagaEvent[]
   intervention: Intervention | null
   now: Date
+  /** "waiting for a paused participant: payments", while a gate holds the saga back. */
+  waiting?: string | null
 }
 
 /** The console's reads: each one bounded, so a table of millions of sagas stays cheap to watch. */
@@ -70,6 +73,7 @@ export interface MonitorData {
   detail(sagaId: string): Promise<SagaDetail | null>
   failureGroups(q: { limit: number }): Promise<FailureGroup[]>
   sagasByIds(ids: readonly string[]): Promise<Saga[]>
+  participants(): Promise<ParticipantSummary[]>
 }
 
 type Row = Record<string, unknown>
@@ -209,8 +213,11 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
         db.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE saga_id = $1 ORDER BY id DESC LIMIT 15`, [sagaId]),
         db.query(`SELECT ${INTERVENTION_COLUMNS} FROM interventions WHERE saga_id = $1 AND status = 'open'`, [sagaId]),
       ])
+      const saga = toSaga(row)
+      const waiting = saga.waitingFor ? waitingText(saga.waitingFor, (await waitingStates(db, [saga])).get(saga.waitingFor)) : null
       return {
-        saga: toSaga(row),
+        saga,
+        waiting,
         steps: steps.rows.map(toStep),
         events: events.rows.map(toEvent).reverse(),
         intervention: interventions.rows[0] ? toIntervention(interventions.rows[0]) : null,
@@ -225,5 +232,6 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
       const res = await db.query(`SELECT ${SAGA_COLUMNS} FROM sagas WHERE id = ANY($1::uuid[])`, [[...ids]])
       return res.rows.map(toSaga)
     },
+    participants: () => listParticipants(db),
   }
 }

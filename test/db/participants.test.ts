@@ -5,6 +5,7 @@ import { createSagaMetrics } from '../../src/engine/metrics.js'
 import { Engine } from '../../src/engine/engine.js'
 import { listParticipants, pauseParticipant, resumeParticipant } from '../../src/engine/participants/controls.js'
 import { Worker } from '../../src/engine/worker.js'
+import { createMonitorData } from '../../src/ui/data.js'
 import { drivers, useTestDatabase } from '../helpers/db.js'
 import { applyYaml, waitFor } from '../helpers/engine.js'
 import { maxInWindow, ParticipantServer } from '../helpers/participant-server.js'
@@ -77,6 +78,8 @@ describe.each(drivers)('participants on %s', (kind) => {
     expect(srv.hitsSince(since)).toHaveLength(0)
     const held = await engine.get(ids[0]!)
     expect(held).toMatchObject({ status: 'running', waitingFor: 'pay' })
+    // the console's saga detail says what it waits for
+    expect((await createMonitorData(t.db, { displayUrl: t.db.displayUrl }).detail(ids[0]!))?.waiting).toBe('waiting for a paused participant: pay')
     expect(await attempts(ids)).toEqual([])
     const resumed = await resumeParticipant(t.db, 'pay', { ...op, reason: 'back' })
     expect(resumed.woken).toBe(4)

@@ -44,7 +44,17 @@ export function mergeLimits(...layers: Array<ParticipantLimits | undefined>): Pa
   return out
 }
 
+// Definitions are cached for a process' lifetime and never mutated, so a step resolves
+// once: the gate in front of every call costs no URL parsing on the hot path.
+const resolved = new WeakMap<StepDef, Partial<Record<Phase, ResolvedParticipant>>>()
+
 export function participantFor(def: SagaDefinition, step: StepDef, phase: Phase, env?: NodeJS.ProcessEnv): ResolvedParticipant {
+  let entry = resolved.get(step)
+  if (!entry) resolved.set(step, (entry = {}))
+  return (entry[phase] ??= resolve(def, step, phase, env))
+}
+
+function resolve(def: SagaDefinition, step: StepDef, phase: Phase, env?: NodeJS.ProcessEnv): ResolvedParticipant {
   const call = phase === 'action' ? step.action : step.compensation!
   const name = step.participant ?? defaultParticipantName(call, env)
   const limits = mergeLimits(def.participants?.[name], step.limits)
