@@ -116,7 +116,8 @@ export const operatorFlags = {
   operator: Flags.string({ summary: 'Who the audit log records [default: the OS user].' }),
 }
 
-const rpsFlag = Flags.custom<number>({
+/** A positive rate in calls (or actions) per second. */
+export const rpsFlag = Flags.custom<number>({
   parse: async (input) => {
     const n = Number(input)
     if (input.trim() === '' || !Number.isFinite(n) || n <= 0) throw Object.assign(new Error(`--rps must be a positive number, got "${input}"`), { oclif: { exit: 2 } })

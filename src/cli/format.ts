@@ -1,4 +1,6 @@
 import { formatDuration } from '../engine/duration.js'
+import type { GateState } from '../db/participants.js'
+import { waitingText } from '../engine/participants/controls.js'
 import type { AuditEntry, Intervention, Saga, SagaEvent, StepRecord } from '../engine/types.js'
 import { color, isoOrEmpty, status, table } from './render.js'
 
@@ -62,12 +64,13 @@ function keyValues(pairs: Array<[string, string | null | undefined]>): string {
   return shown.map(([k, v]) => `${color.dim(k.padEnd(width))}  ${v}`).join('\n')
 }
 
-export function sagaHeader(saga: Saga, now: Date = new Date()): string {
+export function sagaHeader(saga: Saga, now: Date = new Date(), waiting: Map<string, GateState> = new Map()): string {
   return keyValues([
     ['saga', saga.id],
     ['definition', `${saga.definition}@${saga.version}`],
     ['status', status(saga.status)],
     ['step', saga.currentStep === null ? null : `${saga.currentStep} (#${saga.stepIndex ?? '?'})`],
+    ['waiting', saga.waitingFor ? color.magenta(waitingText(saga.waitingFor, waiting.get(saga.waitingFor))) : null],
     ['created', when(saga.createdAt, now)],
     ['updated', when(saga.updatedAt, now)],
     ['finished', when(saga.finishedAt, now)],
@@ -150,7 +153,7 @@ export function eventLine(e: SagaEvent): string {
 }
 
 /** The saga table of `saga list` and of the bulk commands' dry runs. */
-export function sagaTable(items: Saga[], now: Date): string {
+export function sagaTable(items: Saga[], now: Date, waiting: Map<string, GateState> = new Map()): string {
   const ids = shortIds(items.map((s) => s.id))
   return table(
     ['id', 'definition', 'status', 'step', 'age', 'updated', 'last error'],
@@ -161,7 +164,9 @@ export function sagaTable(items: Saga[], now: Date): string {
       s.currentStep ?? '',
       age(s.createdAt, now),
       age(s.updatedAt, now),
-      color.red(truncate(s.lastError ?? (s.status === 'failed' || s.status === 'suspended' ? s.reason : null), 50)),
+      s.waitingFor
+        ? color.magenta(truncate(waitingText(s.waitingFor, waiting.get(s.waitingFor)), 50))
+        : color.red(truncate(s.lastError ?? (s.status === 'failed' || s.status === 'suspended' ? s.reason : null), 50)),
     ]),
   )
 }

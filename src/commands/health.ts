@@ -25,10 +25,11 @@ export default class Health extends BaseCommand<typeof Health> {
     'Exit 0 when every alert rule holds, 8 when one fails (each failing rule is one line on stderr, prefixed UNHEALTHY:). ' +
     'Rules: compensation success in the last hour at least --min-compensation-success (only once a compensation has ended ' +
     'in that hour); open interventions at most --max-open-interventions; no compensation running, or ended in the last ' +
-    'hour, slower than --max-compensation-duration; a live worker whenever sagas are active; with a replica ' +
-    '(--read-database-url), replica lag at most --max-replica-lag. With a replica the counts are read there and live workers ' +
-    'on the primary. Thresholds come from the flags, else the health: section of sagactl.yaml (stuckAfter, longRunningAfter, ' +
-    'minCompensationSuccess, maxOpenInterventions, maxCompensationDuration, maxReplicaLag), else the defaults shown.'
+    'hour, slower than --max-compensation-duration; a live worker whenever sagas are active; no participant with an open ' +
+    '(or half-open) circuit; with a replica (--read-database-url), replica lag at most --max-replica-lag. With a replica the ' +
+    'counts are read there and live workers on the primary. Thresholds come from the flags, else the health: section of ' +
+    'sagactl.yaml (stuckAfter, longRunningAfter, minCompensationSuccess, maxOpenInterventions, maxCompensationDuration, ' +
+    'maxReplicaLag), else the defaults shown.'
   static override examples = [
     '<%= config.bin %> health',
     '<%= config.bin %> health --json',

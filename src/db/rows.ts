@@ -3,7 +3,7 @@ import type { AuditEntry, Intervention, Saga, SagaEvent, StepRecord } from '../e
 /** Column lists and row mappers shared by every query module: one place knows the table shapes. */
 
 export const SAGA_COLUMNS =
-  'id, definition, version, status, step_index, step_name, input, idempotency_key, revision, due_at, lease_owner, deadline_at, comp_plan, last_error, reason, created_at, updated_at, finished_at'
+  'id, definition, version, status, step_index, step_name, input, idempotency_key, revision, due_at, lease_owner, deadline_at, comp_plan, last_error, reason, created_at, updated_at, finished_at, waiting_for'
 
 /** Everything but the input, which a list never shows and which may be large. */
 export const SAGA_LIST_COLUMNS = SAGA_COLUMNS.replace('input, ', '')
@@ -32,6 +32,7 @@ export function toSaga(r: Row): Saga {
     createdAt: date(r.created_at)!,
     updatedAt: date(r.updated_at)!,
     finishedAt: date(r.finished_at),
+    waitingFor: (r.waiting_for as string | null) ?? null,
   }
 }
 

@@ -14,7 +14,8 @@ const TRANSITION_SQL = `
 WITH x AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     id uuid, expected_revision int, status text, step_index int, step_name text, due text, due_at timestamptz,
-    release boolean, set_plan boolean, comp_plan int[], last_error text, set_reason boolean, reason text, finished boolean, last_event text)
+    release boolean, set_plan boolean, comp_plan int[], last_error text, set_reason boolean, reason text, finished boolean, last_event text,
+    waiting_for text)
 ), su AS (
   UPDATE {{schema}}.sagas s SET
     status = x.status,
@@ -27,7 +28,8 @@ WITH x AS (
     last_error = x.last_error,
     reason = CASE WHEN x.set_reason THEN x.reason ELSE s.reason END,
     updated_at = now(),
-    finished_at = CASE WHEN x.finished THEN now() ELSE s.finished_at END
+    finished_at = CASE WHEN x.finished THEN now() ELSE s.finished_at END,
+    waiting_for = x.waiting_for
   FROM x
   WHERE s.id = x.id
     AND CASE WHEN x.expected_revision IS NULL THEN s.lease_owner = $2 ELSE s.revision = x.expected_revision END
@@ -198,6 +200,7 @@ export class SagaStore {
         reason: c.reason ?? null,
         finished: c.finished ?? false,
         last_event: t.events.at(-1)?.type ?? null,
+        waiting_for: c.waitingFor ?? null,
       })
       for (const s of t.steps) {
         steps.push({

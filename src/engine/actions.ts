@@ -35,4 +35,7 @@ export interface OperatorActions {
   skip(sagaId: string, ctx: ActionContext & { step: string; reason: string }): Promise<Saga>
   abort(sagaId: string, ctx: ActionContext & { reason: string }): Promise<Saga>
   resolveIntervention(interventionId: string, ctx: ActionContext & { action: InterventionAction; note: string }): Promise<Saga>
+  /** Participant controls (audited like the saga actions); optional for embedders that act on sagas only. */
+  pauseParticipant?(name: string, ctx: ActionContext & { reason: string }): Promise<unknown>
+  resumeParticipant?(name: string, ctx: ActionContext): Promise<unknown>
 }

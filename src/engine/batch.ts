@@ -14,6 +14,7 @@ import type { Database } from '../db/types.js'
 import type { StoredDefinition } from '../db/definitions.js'
 import { DefinitionCache } from './definitions.js'
 import { keepLeases } from './heartbeat.js'
+import { ParticipantGate } from './participants/gate.js'
 import { startCompensation } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
@@ -203,7 +204,9 @@ class Pass {
     const concurrency = Math.max(1, this.opts.concurrency ?? 8)
     const leaseMs = this.opts.leaseMs ?? 30_000
     const writer = new TransitionWriter(this.store, owner)
+    const gate = new ParticipantGate(this.db, { owner })
     const ctx: RunnerContext = {
+      gate,
       store: this.store,
       writer,
       defsDir: this.opts.defsDir,
@@ -274,6 +277,7 @@ class Pass {
       await Promise.allSettled(inflight.values())
     } finally {
       stopHeartbeat()
+      await gate.close()
       // Runs that failed still hold a lease: hand them to the next pass or worker.
       await this.store.releaseAll(owner).catch(() => {})
     }

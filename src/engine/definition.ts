@@ -43,8 +43,26 @@ export interface StepDef {
   retry: RetryPolicy
   compensationRetry: RetryPolicy
   onFailure: 'compensate' | 'suspend'
+  /** The participant both calls of this step count against, when named; else each call's own default name. */
+  participant?: string
+  /** Limits declared on the step itself, layered over the definition's `participants` entry. */
+  limits?: ParticipantLimits
 }
-export interface SagaDefinition { name: string; description?: string; timeout?: number; steps: StepDef[]; compensationOrder?: string[] }
+/** What a definition may declare about a participant; durations in ms. */
+export interface ParticipantLimits {
+  maxInFlight?: number
+  rps?: number
+  circuit?: CircuitPolicy
+}
+export interface CircuitPolicy { failures: number; within: number; cooldown: number }
+export interface SagaDefinition {
+  name: string
+  description?: string
+  timeout?: number
+  steps: StepDef[]
+  compensationOrder?: string[]
+  participants?: Record<string, ParticipantLimits>
+}
 export interface Problem { file: string; line: number; col: number; message: string }
 
 export const DEFAULTS = Object.freeze({
@@ -118,9 +136,28 @@ const callSchema = z
     if (c.export !== undefined && c.module === undefined) ctx.addIssue({ code: 'custom', path: ['export'], message: 'export is only valid with module' })
   })
 
+const limitFields = {
+  maxInFlight: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).optional(),
+  rps: z.number().positive({ error: 'must be a positive number of calls per second' }).optional(),
+  circuit: z
+    .strictObject({
+      failures: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }),
+      within: duration(1),
+      cooldown: duration(1),
+    })
+    .optional(),
+}
+const participantName = z.string().min(1, { error: 'must not be empty' })
+const limitsSchema = z.strictObject(limitFields)
+/** On a step: a name, or the limits (with an optional name) of the participant it calls. */
+const stepParticipantSchema = z.union([participantName, z.strictObject({ name: participantName.optional(), ...limitFields })], {
+  error: 'expected a participant name, or { name?, maxInFlight?, rps?, circuit? }',
+})
+
 const stepSchema = z
   .strictObject({
     name,
+    participant: stepParticipantSchema.optional(),
     action: callSchema,
     compensation: callSchema.optional(),
     timeout: duration(1, MAX_CALL_TIMEOUT_MS).optional(),
@@ -145,8 +182,10 @@ const fileSchema = z
         retry: retrySchema.optional(),
         compensationRetry: retrySchema.optional(),
         onFailure: z.enum(['compensate', 'suspend']).optional(),
+        participant: participantName.optional(),
       })
       .optional(),
+    participants: z.record(participantName, limitsSchema).optional(),
     steps: z.array(stepSchema).min(1, { error: 'a saga needs at least one step' }),
     compensationOrder: z.array(z.string()).optional(),
   })
@@ -193,9 +232,20 @@ const normaliseCall = (c: CallShape): Call =>
     ? { http: { url: c.http.url, method: (c.http.method ?? DEFAULTS.httpMethod).toUpperCase(), headers: { ...c.http.headers } } }
     : { module: c.module as string, export: c.export ?? DEFAULTS.moduleExport }
 
+type StepParticipantShape = z.output<typeof stepParticipantSchema>
+
+function stepParticipant(p: StepParticipantShape | undefined, fallback: string | undefined): Pick<StepDef, 'participant' | 'limits'> {
+  if (p === undefined) return fallback === undefined ? {} : { participant: fallback }
+  if (typeof p === 'string') return { participant: p }
+  const { name: n, ...limits } = p
+  const named = n ?? fallback
+  return { ...(named === undefined ? {} : { participant: named }), ...(Object.keys(limits).length > 0 ? { limits } : {}) }
+}
+
 function normalise(f: FileShape): SagaDefinition {
   const d = f.defaults ?? {}
   const steps = f.steps.map((s): StepDef => ({
+    ...stepParticipant(s.participant, d.participant),
     name: s.name,
     action: normaliseCall(s.action),
     ...(s.compensation ? { compensation: normaliseCall(s.compensation) } : {}),
@@ -210,6 +260,7 @@ function normalise(f: FileShape): SagaDefinition {
     ...(f.timeout !== undefined ? { timeout: f.timeout } : {}),
     steps,
     ...(f.compensationOrder ? { compensationOrder: [...f.compensationOrder] } : {}),
+    ...(f.participants ? { participants: { ...f.participants } } : {}),
   }
 }
 

@@ -9,6 +9,8 @@ import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
 import { unstorableJson } from './executors/outcome.js'
 import { keepLeases } from './heartbeat.js'
+import { pauseParticipant, resumeParticipant, type ParticipantSummary } from './participants/controls.js'
+import { ParticipantGate } from './participants/gate.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { MAX_INPUT_BYTES } from './limits.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
@@ -76,7 +78,9 @@ export class Engine implements OperatorActions {
   async run(sagaId: string, opts: RunOptions = {}): Promise<Saga> {
     const owner = `run:${process.pid}:${randomBytes(3).toString('hex')}`
     const writer = new TransitionWriter(this.store, owner)
+    const gate = new ParticipantGate(this.db, { owner })
     const ctx: RunnerContext = {
+      gate,
       store: this.store,
       writer,
       defsDir: opts.defsDir ?? process.cwd(),
@@ -101,8 +105,17 @@ export class Engine implements OperatorActions {
         await runSaga(ctx, def.spec, claimed.saga, steps, claimed.reclaimedFrom)
       }
     } finally {
+      await gate.close()
       stopHeartbeat()
     }
+  }
+
+  pauseParticipant(name: string, ctx: ActionContext & { reason: string }): Promise<ParticipantSummary> {
+    return pauseParticipant(this.db, name, ctx)
+  }
+
+  resumeParticipant(name: string, ctx: ActionContext): Promise<ParticipantSummary> {
+    return resumeParticipant(this.db, name, ctx)
   }
 
   async get(sagaId: string): Promise<Saga> {

@@ -5,7 +5,10 @@ import { openInterventionCount, sagaCounts, workerHeartbeats } from '../db/queri
 import { replicaLag } from '../db/queries/replica.js'
 import { journalSince, lastEventId } from '../db/queries/stats.js'
 import type { Queryable } from '../db/types.js'
+import { listParticipants } from './participants/controls.js'
 import { SAGA_STATUSES } from './types.js'
+
+const PARTICIPANT_STATES = ['ok', 'paused', 'open', 'half-open', 'limited'] as const
 
 export interface MetricsOptions {
   /** Terminal sagas are counted when they finished this recently (default 24 h). */
@@ -115,6 +118,27 @@ export function createSagaMetrics(db: Queryable, opts: MetricsOptions = {}): Sag
         collect,
       })
     : undefined
+  const participantState = new Gauge({
+    name: 'sagactl_participant_state',
+    help: 'One series per participant and state, 1 for its current state: ok, paused, open, half-open (circuit breaker) or limited.',
+    labelNames: ['participant', 'state'] as const,
+    registers: [registry],
+    collect,
+  })
+  const participantWaiting = new Gauge({
+    name: 'sagactl_participant_waiting_sagas',
+    help: 'Sagas held back for a participant (paused, circuit open, or at a limit), using no attempts.',
+    labelNames: ['participant'] as const,
+    registers: [registry],
+    collect,
+  })
+  const participantInFlight = new Gauge({
+    name: 'sagactl_participant_in_flight',
+    help: 'Calls in flight to a participant, by the workers\' latest reports.',
+    labelNames: ['participant'] as const,
+    registers: [registry],
+    collect,
+  })
 
   let lastId: number | undefined
 
@@ -149,6 +173,15 @@ export function createSagaMetrics(db: Queryable, opts: MetricsOptions = {}): Sag
     heartbeatAge.reset()
     for (const w of workers) heartbeatAge.set({ worker: w.id }, w.ageSeconds)
     liveWorkers.set(workers.filter((w) => w.live).length)
+    const participants = await listParticipants(db)
+    participantState.reset()
+    participantWaiting.reset()
+    participantInFlight.reset()
+    for (const p of participants) {
+      for (const state of PARTICIPANT_STATES) participantState.set({ participant: p.name, state }, p.state === state ? 1 : 0)
+      participantWaiting.set({ participant: p.name }, p.sagasWaiting)
+      participantInFlight.set({ participant: p.name }, p.inFlight)
+    }
   }
 
   function refresh(): Promise<void> {

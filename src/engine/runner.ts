@@ -2,6 +2,9 @@ import type { SagaStore } from '../db/saga-store.js'
 import type { SagaDefinition } from './definition.js'
 import { executeCall, guardCallOutcome } from './executors/index.js'
 import { errorText, type CallOutcome } from './executors/types.js'
+import type { ParticipantGate, Ticket } from './participants/gate.js'
+import { holdTransition } from './participants/hold.js'
+import { participantFor } from './participants/names.js'
 import { afterCall, nextStep, stepKey, type Decision, type SagaView, type Work } from './planner.js'
 import type { Transition } from './transition.js'
 import type { Saga, StepRecord } from './types.js'
@@ -18,6 +21,8 @@ export interface RunnerContext {
   onTransition?: (t: Transition, saga: SagaView) => void
   /** Sees every call before it is made and its outcome after. */
   onCall?: (work: Work, saga: SagaView, outcome?: CallOutcome) => void
+  /** Holds calls back for paused, open or limited participants; without one every call goes. */
+  gate?: ParticipantGate
 }
 
 /** How a run of one saga ended for this holder of its lease. */
@@ -54,12 +59,16 @@ function applyToView(v: SagaView, results: Record<string, unknown>, t: Transitio
 export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Saga, steps: StepRecord[], reclaimedFrom: string | null): Promise<RunEnd> {
   const { view, results } = viewOf(saga, steps)
   let firstWrite = reclaimedFrom ? [{ type: 'saga.reclaimed' as const, data: { from: reclaimedFrom } }] : []
+  let lastError = saga.lastError
+  let waitingFor = saga.waitingFor
 
   const write = async (t: Transition): Promise<boolean> => {
     if (firstWrite.length > 0) t = { ...t, events: [...firstWrite, ...t.events] }
     const ok = await ctx.writer.submit(t)
     firstWrite = []
     if (ok) {
+      lastError = t.saga.lastError
+      waitingFor = t.saga.waitingFor ?? null
       applyToView(view, results, t)
       ctx.onTransition?.(t, view)
     }
@@ -94,17 +103,36 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
       if (next.done || next.transition.saga.release) return 'rested'
       continue
     }
-    if (next.start && !(await write(next.start))) return 'lost'
     const { work } = next
+    // The gate decides before the step is started, so a held call uses no attempt.
+    let ticket: Ticket | null = null
+    if (ctx.gate) {
+      const d = await ctx.gate.admit(participantFor(def, work.step, work.phase, ctx.env), `${ctx.writer.owner}/${saga.id}`, work.step.timeout)
+      if (!d.ok) {
+        const t = holdTransition(def, view, work, d.hold, lastError, waitingFor !== d.hold.participant)
+        return (await write(t)) ? 'rested' : 'lost'
+      }
+      ticket = d.ticket
+    }
+    if (next.start && !(await write(next.start))) {
+      if (ticket) await ctx.gate!.finish(ticket, 'lost')
+      return 'lost'
+    }
     ctx.onCall?.(work, view)
     const call = work.phase === 'action' ? work.step.action : work.step.compensation!
-    const outcome = await executeCall(
+    let outcome = await executeCall(
       call,
       { sagaId: saga.id, step: work.step.name, phase: work.phase, attempt: work.attempt, input: saga.input, results: { ...results } },
       { timeoutMs: work.step.timeout, defsDir: ctx.defsDir, env: ctx.env },
     )
     ctx.onCall?.(work, view, outcome)
-    const decision = await recordOutcome(work, outcome, (o) => guardCallOutcome(call, o, ctx.env))
+    const reported = ticket ? ctx.gate!.finish(ticket, outcome) : null
+    if (ticket?.probe && outcome.kind === 'transient') {
+      // A probe tests the participant for everyone: its failure reopens the circuit and
+      // costs this saga no attempt; it waits like every other saga.
+      outcome = { kind: 'pending', error: `${outcome.error} (circuit probe failed; no attempt used)`, retryAfterMs: ticket.participant.circuit?.cooldown }
+    }
+    const [decision] = await Promise.all([recordOutcome(work, outcome, (o) => guardCallOutcome(call, o, ctx.env)), reported?.catch(() => null)])
     if (decision === 'lost') return 'lost'
     if (!decision.continues) return 'rested'
   }

@@ -21,6 +21,8 @@ export interface SagaChange {
   /** Undefined keeps the current reason. */
   reason?: string | null
   finished?: boolean
+  /** The participant a gate holds this saga back for; anything else (undefined) clears it. */
+  waitingFor?: string | null
 }
 
 export interface StepWrite {

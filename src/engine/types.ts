@@ -32,6 +32,8 @@ export interface Saga {
   createdAt: Date
   updatedAt: Date
   finishedAt: Date | null
+  /** The participant (paused, its circuit open, or at a limit) this saga waits for, without using attempts. */
+  waitingFor: string | null
 }
 
 export interface StepRecord {
@@ -61,6 +63,7 @@ export type EventType =
   | 'step.succeeded'
   | 'step.failed'
   | 'step.skipped'
+  | 'step.waiting'
   | 'saga.compensating'
   | 'saga.suspended'
   | 'saga.resumed'

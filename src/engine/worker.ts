@@ -4,6 +4,7 @@ import { SagaStore } from '../db/saga-store.js'
 import { errorLine } from '../errors.js'
 import { workChannelFor, type Database } from '../db/types.js'
 import { DefinitionCache } from './definitions.js'
+import { ParticipantGate } from './participants/gate.js'
 import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
 import type { SagaView } from './planner.js'
@@ -44,6 +45,7 @@ export class Worker {
   private readonly store: SagaStore
   private readonly defs: DefinitionCache
   private readonly writer: TransitionWriter
+  private readonly gate: ParticipantGate
   private readonly concurrency: number
   private readonly leaseMs: number
   private readonly pollMs: number
@@ -66,6 +68,7 @@ export class Worker {
     this.store = new SagaStore(db)
     this.defs = new DefinitionCache(db)
     this.writer = new TransitionWriter(this.store, this.id)
+    this.gate = new ParticipantGate(db, { owner: this.id })
     this.concurrency = Math.max(1, opts.concurrency ?? 8)
     this.leaseMs = opts.leaseMs ?? 30_000
     this.pollMs = opts.pollMs ?? 1_000
@@ -101,6 +104,7 @@ export class Worker {
     this.poke()
     await this.loopDone
     await Promise.allSettled(this.inflight.values())
+    await this.gate.close()
     if (this.heartbeat) clearInterval(this.heartbeat)
     await this.unlisten?.().catch(() => {})
     await this.store.releaseAll(this.id).catch(() => {})
@@ -176,6 +180,7 @@ export class Worker {
       env: this.opts.env,
       draining: () => this.stopping,
       onTransition: this.opts.onTransition,
+      gate: this.gate,
     }
     try {
       const def = await this.defs.get(saga.definition, saga.version)

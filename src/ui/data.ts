@@ -1,5 +1,6 @@
 import { EVENT_COLUMNS, INTERVENTION_COLUMNS, SAGA_COLUMNS, STEP_COLUMNS, toEvent, toIntervention, toSaga, toStep } from '../db/rows.js'
 import type { Queryable } from '../db/types.js'
+import { listParticipants, waitingStates, waitingText, type ParticipantSummary } from '../engine/participants/controls.js'
 import type { Intervention, Saga, SagaEvent, SagaStatus, StepRecord } from '../engine/types.js'
 import { failureGroups, qualified, stuck, type FailureGroup, type StuckSaga } from './data-problems.js'
 
@@ -60,6 +61,8 @@ export interface SagaDetail {
   events: SagaEvent[]
   intervention: Intervention | null
   now: Date
+  /** "waiting for a paused participant: payments", while a gate holds the saga back. */
+  waiting?: string | null
 }
 
 /** The console's reads: each one bounded, so a table of millions of sagas stays cheap to watch. */
@@ -74,6 +77,7 @@ export interface MonitorData {
   sagasByIds(ids: readonly string[]): Promise<Saga[]>
   /** An operator action changed this saga (the row as the primary returned it). */
   acted?(saga: Saga): void
+  participants(): Promise<ParticipantSummary[]>
 }
 
 type Row = Record<string, unknown>
@@ -213,8 +217,11 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
         db.query(`SELECT ${EVENT_COLUMNS} FROM {{schema}}.events WHERE saga_id = $1 ORDER BY id DESC LIMIT 15`, [sagaId]),
         db.query(`SELECT ${INTERVENTION_COLUMNS} FROM {{schema}}.interventions WHERE saga_id = $1 AND status = 'open'`, [sagaId]),
       ])
+      const saga = toSaga(row)
+      const waiting = saga.waitingFor ? waitingText(saga.waitingFor, (await waitingStates(db, [saga])).get(saga.waitingFor)) : null
       return {
-        saga: toSaga(row),
+        saga,
+        waiting,
         steps: steps.rows.map(toStep),
         events: events.rows.map(toEvent).reverse(),
         intervention: interventions.rows[0] ? toIntervention(interventions.rows[0]) : null,
@@ -229,5 +236,6 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
       const res = await db.query(`SELECT ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE id = ANY($1::uuid[])`, [[...ids]])
       return res.rows.map(toSaga)
     },
+    participants: () => listParticipants(db),
   }
 }

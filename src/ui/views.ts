@@ -1,14 +1,16 @@
+import type { ParticipantSummary } from '../engine/participants/controls.js'
 import type { Saga, SagaStatus } from '../engine/types.js'
 import { LIVE_STATUSES, type DefinitionStats, type FailureGroup, type InterventionItem, type StuckSaga } from './data.js'
 
-export type ViewName = 'live' | 'stuck' | 'interventions' | 'definitions' | 'groups'
-export const VIEWS: readonly ViewName[] = ['live', 'stuck', 'interventions', 'definitions', 'groups']
+export type ViewName = 'live' | 'stuck' | 'interventions' | 'definitions' | 'groups' | 'participants'
+export const VIEWS: readonly ViewName[] = ['live', 'stuck', 'interventions', 'definitions', 'groups', 'participants']
 export const VIEW_TITLES: Record<ViewName, string> = {
   live: 'Live',
   stuck: 'Stuck',
   interventions: 'Interventions',
   definitions: 'Definitions',
   groups: 'Failure groups',
+  participants: 'Participants',
 }
 
 export interface ViewRows {
@@ -17,9 +19,10 @@ export interface ViewRows {
   interventions: InterventionItem[]
   definitions: DefinitionStats[]
   groups: FailureGroup[]
+  participants: ParticipantSummary[]
 }
 
-export const emptyRows = (): ViewRows => ({ live: [], stuck: [], interventions: [], definitions: [], groups: [] })
+export const emptyRows = (): ViewRows => ({ live: [], stuck: [], interventions: [], definitions: [], groups: [], participants: [] })
 
 /** What identifies a row across refreshes, so the selection follows the row and not the position. */
 export function rowKey<V extends ViewName>(view: V, row: ViewRows[V][number]): string {
@@ -32,6 +35,8 @@ export function rowKey<V extends ViewName>(view: V, row: ViewRows[V][number]): s
       return (row as InterventionItem).intervention.id
     case 'definitions':
       return (row as DefinitionStats).name
+    case 'participants':
+      return (row as ParticipantSummary).name
     default:
       return (row as FailureGroup).key
   }

@@ -231,6 +231,7 @@ describe.each(drivers)('monitoring queries on %s', (kind) => {
         ['open-interventions', true],
         ['compensation-duration', true],
         ['live-workers', true],
+        ['open-circuits', true],
       ])
       expect(h.rules[0]).toMatchObject({ value: 1, threshold: 0.9 })
       expect(h.rules[2]!.value).toBeCloseTo(MIN, -3)

@@ -4,6 +4,7 @@ import { render as inkRender } from 'ink'
 import type { ReactElement } from 'react'
 import { vi } from 'vitest'
 import type { ActionContext, CompensationPlan, OperatorActions } from '../../src/engine/actions.js'
+import type { ParticipantSummary } from '../../src/engine/participants/controls.js'
 import type { Intervention, Saga, SagaStatus } from '../../src/engine/types.js'
 import type { DefinitionStats, FailureGroup, HeaderData, InterventionItem, MonitorData, SagaDetail, StuckSaga } from '../../src/ui/data.js'
 
@@ -157,6 +158,7 @@ export function saga(over: Partial<Saga> = {}): Saga {
     createdAt: at(5 * 60_000),
     updatedAt: at(60_000),
     finishedAt: null,
+    waitingFor: null,
     ...over,
   }
 }
@@ -205,11 +207,12 @@ export interface Fixtures {
   definitions: DefinitionStats[]
   groups: FailureGroup[]
   details: Record<string, SagaDetail>
+  participants: ParticipantSummary[]
 }
 
 /** MonitorData over in-memory fixtures; records the queries the console makes. */
 export function fakeData(f: Partial<Fixtures> = {}): MonitorData & { calls: Array<{ fn: string; arg: unknown }>; fixtures: Fixtures } {
-  const fixtures: Fixtures = { header: header(), live: [], stuck: [], interventions: [], definitions: [], groups: [], details: {}, ...f }
+  const fixtures: Fixtures = { header: header(), live: [], stuck: [], interventions: [], definitions: [], groups: [], details: {}, participants: [], ...f }
   const calls: Array<{ fn: string; arg: unknown }> = []
   const record = <T,>(fn: string, arg: unknown, value: T): Promise<T> => {
     calls.push({ fn, arg })
@@ -235,6 +238,7 @@ export function fakeData(f: Partial<Fixtures> = {}): MonitorData & { calls: Arra
     detail: (id) => record('detail', id, fixtures.details[id] ?? null),
     failureGroups: (q) => record('failureGroups', q, fixtures.groups.slice(0, q.limit)),
     sagasByIds: (ids) => record('sagasByIds', ids, fixtures.live.filter((s) => ids.includes(s.id))),
+    participants: () => record('participants', null, fixtures.participants),
   }
 }
 
@@ -257,6 +261,8 @@ export function fakeActions(opts: { fail?: (method: string, id: string) => Error
     skip: act('skip'),
     abort: act('abort'),
     resolveIntervention: act('resolveIntervention'),
+    pauseParticipant: act('pauseParticipant'),
+    resumeParticipant: act('resumeParticipant'),
     async compensationPlan(id) {
       calls.push({ method: 'compensationPlan', id, ctx: {} })
       return opts.plan ?? { sagaId: id, status: 'running', steps: [] }

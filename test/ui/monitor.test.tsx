@@ -39,7 +39,7 @@ async function ready(r: Rendered): Promise<void> {
 const selectedLine = (r: Rendered): string => r.frame().split('\n').find((l) => l.startsWith('› ')) ?? ''
 
 describe('keys', () => {
-  it('1-5 and Tab switch views', async () => {
+  it('1-6 and Tab switch views', async () => {
     const { r } = setup()
     await ready(r)
     const headers: Array<[string, RegExp]> = [
@@ -47,6 +47,7 @@ describe('keys', () => {
       ['3', /SAGA .* OPEN REASON/],
       ['4', /VER +ACTIVE/],
       ['5', /COUNT DEFINITION/],
+      ['6', /PARTICIPANT +STATE/],
       ['1', /ID +DEFINITION +STATUS/],
     ]
     for (const [k, header] of headers) {
@@ -56,7 +57,7 @@ describe('keys', () => {
     await r.press(KEY.tab)
     await eventually(() => expect(r.frame()).toMatch(/IDLE WHY/))
     await r.press(KEY.shiftTab, KEY.shiftTab)
-    await eventually(() => expect(r.frame()).toMatch(/COUNT DEFINITION/))
+    await eventually(() => expect(r.frame()).toMatch(/PARTICIPANT +STATE/))
   })
 
   it('arrows, PageDown, Home and End move the selection', async () => {
@@ -290,6 +291,29 @@ describe('operator actions', () => {
     expect(actions.calls.map((c) => [c.method, c.id, c.ctx.expectedRevision, c.ctx.reason])).toEqual(
       members.map((m) => ['retry', m.id, m.revision, 'inventory service restarted']),
     )
+  })
+
+  it('6 shows the participants; p pauses the selected one with a reason, u resumes it', async () => {
+    const pay = { name: 'payments', state: 'open' as const, callsLastMinute: 9, errorRate: 1, p50Ms: 5, p95Ms: 10, inFlight: 0, sagasWaiting: 183, maxInFlight: null, rps: null, operatorRps: null, circuit: null, circuitState: 'open' as const, openedAt: null, paused: null }
+    const { r, actions } = setup({ fixtures: { participants: [pay] } })
+    await ready(r)
+    await r.press('p')
+    expect(r.frame()).toContain('p pauses and u resumes a participant: press 6')
+    await r.press('6')
+    await eventually(() => expect(r.frame()).toMatch(/payments\s+open/))
+    await r.press('p')
+    expect(r.frame()).toContain('Pause the participant')
+    await r.press(KEY.enter)
+    expect(r.frame()).toContain('a reason is required')
+    await r.type('PSP outage, incident 77')
+    await r.press(KEY.enter)
+    await eventually(() => expect(r.frame()).toContain('paused payments: no new calls'))
+    await r.press('u', KEY.enter)
+    await eventually(() => expect(r.frame()).toContain('resumed payments'))
+    expect(actions.calls.map((c) => [c.method, c.id, c.ctx.operator, c.ctx.reason])).toEqual([
+      ['pauseParticipant', 'payments', 'alice', 'PSP outage, incident 77'],
+      ['resumeParticipant', 'payments', 'alice', undefined],
+    ])
   })
 
   it('actions need a selection: R outside the groups view says where to go', async () => {

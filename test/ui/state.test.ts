@@ -67,7 +67,7 @@ describe('monitor reducer', () => {
     const s = reduce(initialState(), { type: 'open-detail', id: 'x' }, { type: 'view', view: 'stuck' })
     expect(s).toMatchObject({ view: 'stuck', detail: null })
     expect(reduce(s, { type: 'view-step', delta: -1 }).view).toBe('live')
-    expect(reduce(initialState(), { type: 'view-step', delta: -1 }).view).toBe('groups')
+    expect(reduce(initialState(), { type: 'view-step', delta: -1 }).view).toBe('participants')
   })
 
   it('cycles the status and definition filters and resets the list', () => {

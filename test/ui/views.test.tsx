@@ -1,6 +1,7 @@
 import { render } from 'ink-testing-library'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StepRecord } from '../../src/engine/types.js'
+import type { ParticipantSummary } from '../../src/engine/participants/controls.js'
 import { ConfirmDialog } from '../../src/ui/components/dialog/ConfirmDialog.js'
 import { dialogReducer, openDialog } from '../../src/ui/components/dialog/dialog-state.js'
 import { DetailPane } from '../../src/ui/components/DetailPane.js'
@@ -174,7 +175,7 @@ describe('views render fixture data', () => {
 
   it('help lists the keys; the status line shows hints, results and problems', () => {
     const help = draw(<HelpOverlay width={WIDTH} height={20} />)
-    for (const k of ['1-5, Tab', '/', 'r ', 'R / C', 'q, Ctrl-C']) expect(help).toContain(k)
+    for (const k of ['1-6, Tab', '/', 'r ', 'R / C', 'p / u', 'q, Ctrl-C']) expect(help).toContain(k)
     expect(draw(<StatusLine status={null} problem={null} busy={null} />)).toContain('? help · q quit')
     expect(draw(<StatusLine status={{ kind: 'error', text: 'conflict: changed' }} problem={null} busy={null} />)).toBe('conflict: changed')
     expect(draw(<StatusLine status={{ kind: 'ok', text: 'retried' }} problem="db down" busy={null} />)).toBe('retried │ db down')
@@ -212,4 +213,20 @@ describe('the whole console fits the terminal', () => {
       expect(lines.at(-1)).toContain('? help')
     })
   }
+})
+
+describe('participants view', () => {
+  it('lists each participant with its state, load and why it is paused, and six tabs fit in 80 columns', () => {
+    const participants: ParticipantSummary[] = [
+      { name: 'payments', state: 'open', callsLastMinute: 9, errorRate: 1, p50Ms: 5, p95Ms: 10, inFlight: 0, sagasWaiting: 183, maxInFlight: null, rps: null, operatorRps: null, circuit: { failures: 5, within: 30_000, cooldown: 60_000 }, circuitState: 'open', openedAt: new Date(NOW), paused: null },
+      { name: 'ledger', state: 'paused', callsLastMinute: 0, errorRate: null, p50Ms: null, p95Ms: null, inFlight: 0, sagasWaiting: 51, maxInFlight: null, rps: null, operatorRps: null, circuit: null, circuitState: 'closed', openedAt: null, paused: { reason: 'migration', by: 'alice', at: new Date(NOW) } },
+    ]
+    const cursor = { index: 0, offset: 0, key: null }
+    const out = draw(<ViewTable view="participants" rows={{ ...rows, participants }} loaded cursor={cursor} height={10} width={WIDTH} now={NOW} />)
+    expect(out).toMatch(/payments\s+open\s+9\s+100%/)
+    expect(out).toMatch(/ledger\s+paused\s+0\s+-\s+0\s+51\s+migration \(alice\)/)
+    const narrow = draw(<Header header={header()} view="participants" width={80} />).split('\n')
+    expect(narrow[2]).toContain('6 Particip.')
+    expect(narrow[2]!.length).toBeLessThanOrEqual(80)
+  })
 })

@@ -2,6 +2,7 @@ import { BaseCommand } from '../../cli/base-command.js'
 import { filterFromFlags, pageFlags, sagaFilterFlags } from '../../cli/flags.js'
 import { sagaTable } from '../../cli/format.js'
 import { listSagas } from '../../db/queries/sagas.js'
+import { waitingStates } from '../../engine/participants/controls.js'
 
 export default class SagaList extends BaseCommand<typeof SagaList> {
   static override summary = 'List sagas, newest first.'
@@ -26,7 +27,7 @@ export default class SagaList extends BaseCommand<typeof SagaList> {
         this.log(this.flags.after ? 'no more sagas match' : 'no sagas match')
         return page
       }
-      this.log(sagaTable(page.items, now))
+      this.log(sagaTable(page.items, now, await waitingStates(db, page.items)))
       this.log(`${page.items.length} shown${page.next ? `; more: --after ${page.next}` : ''}`)
     }
     return page

@@ -4,7 +4,8 @@ import { auditTable, interventionBlock, sagaHeader, stepsTable, timelineOrder } 
 import { color } from '../../cli/render.js'
 import { auditForSaga } from '../../db/audit.js'
 import { openInterventionForSaga } from '../../db/queries/interventions.js'
-import { getLastEvents, getSaga, getSteps } from '../../db/queries/sagas.js'
+import { getLastEvents, getSaga, getSteps, resolveSagaId } from '../../db/queries/sagas.js'
+import { waitingStates } from '../../engine/participants/controls.js'
 import { NotFoundError } from '../../errors.js'
 
 const LAST_EVENTS = 20
@@ -31,7 +32,7 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
     const ordered = timelineOrder(steps, saga)
     if (!this.jsonEnabled()) {
       const now = new Date()
-      this.log(sagaHeader(saga, now))
+      this.log(sagaHeader(saga, now, await waitingStates(db, [saga])))
       this.log('')
       this.log(ordered.length ? stepsTable(ordered, saga, now) : color.dim('no steps have run yet'))
       if (intervention) {
@@ -47,6 +48,7 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
       this.log('')
       this.log(color.dim(`history: ${this.config.bin} saga events ${id}`))
     }
-    return { saga, steps: ordered, intervention, audit, events }
+    const waiting = saga.waitingFor ? { participant: saga.waitingFor, state: (await waitingStates(db, [saga])).get(saga.waitingFor) ?? null } : null
+    return { saga, steps: ordered, intervention, audit, events, waiting }
   }
 }

@@ -48,6 +48,8 @@ export interface HealthSnapshot {
   slowCompensations: number
   longestCompensationMs: number | null
   longestCompensationSaga: string | null
+  /** Participants whose circuit breaker is open or half-open. */
+  openCircuits?: string[]
 }
 
 const ms = (param: string) => `make_interval(secs => ${param}::float8 / 1000)`
@@ -89,11 +91,13 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
     [t.longRunningAfterMs, t.stuckAfterMs, t.maxCompensationDurationMs, t.workerLivenessMs],
   )
   const row = res.rows[0]!
+  const circuits = await q.query<{ name: string }>(`SELECT name FROM participants WHERE circuit_state <> 'closed' ORDER BY name`)
+  row.openCircuits = circuits.rows.map((r) => r.name)
   return { ...row, longestCompensationMs: row.longestCompensationMs === null ? null : Number(row.longestCompensationMs) }
 }
 
 export interface HealthRule {
-  name: 'compensation-success' | 'open-interventions' | 'compensation-duration' | 'live-workers' | 'replica-lag'
+  name: 'compensation-success' | 'open-interventions' | 'compensation-duration' | 'live-workers' | 'open-circuits' | 'replica-lag'
   ok: boolean
   value: number | null
   threshold: number
@@ -164,6 +168,15 @@ export function healthRules(s: HealthSnapshot, t: HealthThresholds): HealthRule[
     value: s.liveWorkers,
     threshold: 1,
     message: orphaned ? `no live worker while ${s.active === 1 ? '1 saga is' : `${s.active} sagas are`} active` : `${s.liveWorkers} live worker(s), ${s.active} active saga(s)`,
+  })
+
+  const open = s.openCircuits ?? []
+  rules.push({
+    name: 'open-circuits',
+    ok: open.length === 0,
+    value: open.length,
+    threshold: 0,
+    message: open.length > 0 ? `circuit open for ${open.join(', ')}` : 'no open circuit',
   })
   return rules
 }

@@ -54,6 +54,7 @@ export function DetailPane({ detail, width, height, now }: DetailPaneProps) {
     s.leaseOwner ? `worker ${s.leaseOwner}` : null,
   ].filter(Boolean)
   const info: Array<[string, string]> = []
+  if (d.waiting) info.push(['waiting', oneLine(d.waiting)])
   if (s.reason) info.push(['reason', oneLine(s.reason)])
   if (s.lastError) info.push(['last error', oneLine(s.lastError)])
   const iv = d.intervention

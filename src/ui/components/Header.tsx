@@ -3,6 +3,9 @@ import type { HeaderData } from '../data.js'
 import { VIEW_TITLES, VIEWS, type ViewName } from '../views.js'
 import { statusColor } from './colors.js'
 
+/** Six tabs fit in 80 columns only with shorter titles. */
+const NARROW_TITLES: Partial<Record<ViewName, string>> = { interventions: 'Interv.', definitions: 'Defs', groups: 'Failures', participants: 'Particip.' }
+
 export interface HeaderProps {
   header: HeaderData | null
   view: ViewName
@@ -72,7 +75,7 @@ export function Header({ header: h, view, width }: HeaderProps) {
           <Text key={v}>
             {i > 0 ? '  ' : ''}
             <Text inverse={v === view} bold={v === view}>
-              {` ${i + 1} ${narrow && v === 'interventions' ? 'Interv.' : VIEW_TITLES[v]} `}
+              {` ${i + 1} ${(narrow && NARROW_TITLES[v]) || VIEW_TITLES[v]} `}
             </Text>
           </Text>
         ))}

@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink'
 
 const KEYS: Array<[string, string]> = [
-  ['1-5, Tab', 'views: live, stuck, interventions, definitions, failure groups'],
+  ['1-6, Tab', 'views: live, stuck, interventions, definitions, failure groups, participants'],
   ['↑ ↓ PgUp PgDn Home End', 'move the selection'],
   ['Enter', 'open the saga (definitions: show its sagas)'],
   ['Esc', 'back; clear the message'],
@@ -13,6 +13,7 @@ const KEYS: Array<[string, string]> = [
   ['a', 'abort: mark failed without compensating'],
   ['v', 'resolve the open intervention'],
   ['R / C', 'failure groups: retry / compensate the whole group'],
+  ['p / u', 'participants: pause / resume the selected one'],
   ['?', 'this help'],
   ['q, Ctrl-C', 'quit'],
 ]

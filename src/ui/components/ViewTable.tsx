@@ -1,3 +1,4 @@
+import type { ParticipantSummary } from '../../engine/participants/controls.js'
 import type { Saga } from '../../engine/types.js'
 import type { DefinitionStats, FailureGroup, InterventionItem, StuckSaga } from '../data.js'
 import { age, oneLine, percent, shortId } from '../format.js'
@@ -17,7 +18,7 @@ function liveColumns(now: number): Array<Column<Saga>> {
     { title: 'STEP', width: 16, min: 8, grow: 1, cell: (s) => s.currentStep ?? '' },
     { title: 'REV', width: 4, align: 'right', optional: true, cell: (s) => String(s.revision) },
     { title: 'AGE', width: 4, align: 'right', cell: (s) => since(now, s.createdAt) },
-    { title: 'ERROR / REASON', width: 14, min: 6, grow: 3, cell: (s) => oneLine(s.lastError ?? s.reason) },
+    { title: 'ERROR / REASON', width: 14, min: 6, grow: 3, cell: (s) => oneLine(s.waitingFor ? `waiting for participant ${s.waitingFor}` : (s.lastError ?? s.reason)) },
   ]
 }
 
@@ -74,12 +75,28 @@ const groupColumns: Array<Column<FailureGroup>> = [
   { title: 'ERROR', width: 20, min: 12, grow: 3, cell: (g) => g.error || '(no error)' },
 ]
 
+const rate = (v: number | null): string => (v === null ? '' : `≤${v < 1000 ? `${v}ms` : `${v / 1000}s`}`)
+
+const participantColumns: Array<Column<ParticipantSummary>> = [
+  { title: 'PARTICIPANT', width: 24, min: 12, grow: 2, cell: (p) => p.name },
+  { title: 'STATE', width: 9, cell: (p) => p.state, color: (p) => PARTICIPANT_COLORS[p.state] },
+  { title: 'CALLS/M', width: 7, align: 'right', cell: (p) => count(p.callsLastMinute) },
+  { title: 'ERR', width: 5, align: 'right', cell: (p) => percent(p.errorRate), color: (p) => ((p.errorRate ?? 0) > 0.1 ? 'red' : undefined) },
+  { title: 'P95', width: 7, align: 'right', optional: true, cell: (p) => rate(p.p95Ms) },
+  { title: 'FLIGHT', width: 6, align: 'right', cell: (p) => count(p.inFlight) },
+  { title: 'WAIT', width: 5, align: 'right', cell: (p) => count(p.sagasWaiting), color: (p) => (p.sagasWaiting > 0 ? 'yellow' : undefined) },
+  { title: 'WHY', width: 16, min: 8, grow: 2, cell: (p) => oneLine(p.paused ? `${p.paused.reason ?? ''} (${p.paused.by ?? '?'})` : '') },
+]
+
+const PARTICIPANT_COLORS: Record<string, string | undefined> = { ok: 'green', paused: 'magenta', open: 'red', 'half-open': 'yellow', limited: 'cyan' }
+
 const EMPTY: Record<ViewName, string> = {
   live: 'no sagas match',
   stuck: 'nothing is stuck',
   interventions: 'the intervention queue is empty',
   definitions: 'no definitions: sagactl def apply <file>',
   groups: 'no failing or suspended sagas',
+  participants: 'no participants yet: workers record each one at its first call',
 }
 
 export interface ViewTableProps {
@@ -106,5 +123,7 @@ export function ViewTable({ view, rows, loaded, cursor, height, width, now }: Vi
       return <Table columns={definitionColumns} rows={rows.definitions} {...common} />
     case 'groups':
       return <Table columns={groupColumns} rows={rows.groups} {...common} />
+    case 'participants':
+      return <Table columns={participantColumns} rows={rows.participants} {...common} />
   }
 }

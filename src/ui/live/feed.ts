@@ -127,7 +127,7 @@ export class MonitorFeed {
     this.header.request()
     const { view, filter, detailId } = this.query
     // Definition stats are aggregates over a day: polling keeps them fresh enough.
-    const aggregates = view === 'definitions'
+    const aggregates = view === 'definitions' || view === 'participants'
     const changes = notice?.changes
     if (!changes) {
       // Too many changes to list (or a payload we cannot read): re-read what is on screen.
@@ -192,6 +192,8 @@ export class MonitorFeed {
       }
       case 'groups':
         return this.data.failureGroups({ limit })
+      case 'participants':
+        return this.data.participants()
     }
   }
 

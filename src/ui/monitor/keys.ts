@@ -45,6 +45,7 @@ export function monitorKey(s: MonitorState, input: string, key: Partial<Key>): I
   const kind = SAGA_ACTIONS[input]
   if (kind) return sagaAction(s, kind)
   if (input === 'R' || input === 'C') return groupAction(s, input === 'R' ? 'group-retry' : 'group-compensate')
+  if (input === 'p' || input === 'u') return participantAction(s, input === 'p' ? 'pause' : 'resume')
 
   if (s.detail) return []
   if (key.upArrow) return [act({ type: 'move', to: 'up' })]
@@ -95,6 +96,13 @@ function groupAction(s: MonitorState, kind: 'group-retry' | 'group-compensate'):
   if (!group) return [info('R and C act on a failure group: press 5 and select one')]
   const label = `${group.definition} / ${group.step ?? '-'} / ${group.error || '(no error)'}`
   return [act({ type: 'dialog-open', dialog: openDialog(kind, null, { label, count: group.count, sagas: group.sagas }) })]
+}
+
+function participantAction(s: MonitorState, kind: 'pause' | 'resume'): Intent[] {
+  if (s.busy) return [info(`wait: ${s.busy} is still running`)]
+  const p = s.view === 'participants' && !s.detail ? selectedRow(s, 'participants') : undefined
+  if (!p) return [info('p pauses and u resumes a participant: press 6 and select one')]
+  return [act({ type: 'dialog-open', dialog: openDialog(kind, null, null, p.name) })]
 }
 
 /** For messages: `saga 0190abcd (order-checkout)`. */

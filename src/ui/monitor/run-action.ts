@@ -58,6 +58,21 @@ export async function runSagaAction(actions: OperatorActions, operator: string, 
   }
 }
 
+/** Pauses or resumes the selected participant through the engine, as `participant pause|resume` does. */
+export async function runParticipantAction(actions: OperatorActions, operator: string, d: DialogState): Promise<StatusMessage> {
+  const name = d.participant
+  const reason = d.reason.value.trim()
+  if (!name) return { kind: 'error', text: 'no participant selected' }
+  const run = d.kind === 'pause' ? actions.pauseParticipant : actions.resumeParticipant
+  if (!run) return { kind: 'error', text: 'participant controls are not available here' }
+  try {
+    await run.call(actions, name, { operator, ...(reason ? { reason } : {}) } as { operator: string; reason: string })
+    return { kind: 'ok', text: d.kind === 'pause' ? `paused ${name}: no new calls` : `resumed ${name}` }
+  } catch (err) {
+    return { kind: 'error', text: describeError(err) }
+  }
+}
+
 export interface GroupTally {
   succeeded: number
   conflicted: number

@@ -77,8 +77,8 @@ export function initialState(pageSize = 15): MonitorState {
   return {
     view: 'live',
     rows: emptyRows(),
-    loaded: { live: false, stuck: false, interventions: false, definitions: false, groups: false },
-    cursor: { live: cursor0(), stuck: cursor0(), interventions: cursor0(), definitions: cursor0(), groups: cursor0() },
+    loaded: { live: false, stuck: false, interventions: false, definitions: false, groups: false, participants: false },
+    cursor: { live: cursor0(), stuck: cursor0(), interventions: cursor0(), definitions: cursor0(), groups: cursor0(), participants: cursor0() },
     pageSize,
     filter: { status: 'active', definition: null, text: '' },
     filterInput: null,

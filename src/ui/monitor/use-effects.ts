@@ -5,7 +5,7 @@ import type { MonitorData } from '../data.js'
 import { shortId } from '../format.js'
 import type { MonitorFeed } from '../live/feed.js'
 import type { Effect } from './keys.js'
-import { describeError, runGroupAction, runSagaAction } from './run-action.js'
+import { describeError, runGroupAction, runParticipantAction, runSagaAction } from './run-action.js'
 import type { MonitorAction } from './state.js'
 
 export interface EffectDeps {
@@ -25,6 +25,8 @@ const GERUND: Record<DialogState['kind'], string> = {
   resolve: 'resolving the intervention of',
   'group-retry': 'retrying',
   'group-compensate': 'compensating',
+  pause: 'pausing',
+  resume: 'resuming',
 }
 
 /** Performs what keys ask for beyond a state change: loads, operator actions, quitting. */
@@ -70,6 +72,10 @@ export function useEffects(deps: EffectDeps): (effect: Effect) => void {
               dispatch({ type: 'busy', label: `${verb} ${done}/${total}…` })
             }, (saga) => data.acted?.(saga))
             return status
+          }
+          if (d.participant) {
+            dispatch({ type: 'busy', label: `${verb} ${d.participant}…` })
+            return runParticipantAction(actions, operator, d)
           }
           dispatch({ type: 'busy', label: `${verb} saga ${shortId(d.target?.sagaId ?? '')}…` })
           return runSagaAction(actions, operator, d, (saga) => data.acted?.(saga))

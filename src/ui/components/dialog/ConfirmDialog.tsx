@@ -42,6 +42,7 @@ export function ConfirmDialog({ dialog: d, width, height }: { dialog: DialogStat
           <Text wrap="truncate">{[t.status, t.step ? `step ${t.step}` : null].filter(Boolean).join(' · ')}</Text>
         </>
       ) : null}
+      {d.participant ? <Text wrap="truncate">{`participant ${d.participant}`}</Text> : null}
       {d.group ? (
         <>
           <Text wrap="truncate">{`${d.group.count} saga${d.group.count === 1 ? '' : 's'}: ${d.group.label}`}</Text>
@@ -76,7 +77,7 @@ export function ConfirmDialog({ dialog: d, width, height }: { dialog: DialogStat
       ) : null}
       <Text wrap="truncate">
         {label(d.kind === 'resolve' ? 'note' : 'reason', 'reason')}
-        <TextInput value={d.reason} focus={focus === 'reason'} width={inner - 9} placeholder={d.kind === 'retry' || d.kind === 'compensate' || d.kind.startsWith('group') ? '(optional)' : ''} />
+        <TextInput value={d.reason} focus={focus === 'reason'} width={inner - 9} placeholder={d.kind === 'retry' || d.kind === 'compensate' || d.kind === 'resume' || d.kind.startsWith('group') ? '(optional)' : ''} />
       </Text>
       {d.error ? <Text color="red" wrap="truncate">{d.error}</Text> : null}
       <Text dimColor wrap="truncate">

@@ -4,7 +4,8 @@ import { textValue, type TextValue } from '../text-input/edit.js'
 
 export type SagaActionKind = 'retry' | 'compensate' | 'skip' | 'abort' | 'resolve'
 export type GroupActionKind = 'group-retry' | 'group-compensate'
-export type DialogKind = SagaActionKind | GroupActionKind
+export type ParticipantActionKind = 'pause' | 'resume'
+export type DialogKind = SagaActionKind | GroupActionKind | ParticipantActionKind
 
 export type Field = 'step' | 'action' | 'reason'
 export const RESOLVE_ACTIONS: readonly InterventionAction[] = ['retry', 'skip', 'compensate', 'abort']
@@ -32,6 +33,8 @@ export interface DialogState {
   kind: DialogKind
   target: ActionTarget | null
   group: GroupTarget | null
+  /** pause, resume: the participant's name. */
+  participant: string | null
   fields: Field[]
   focus: number
   step: TextValue
@@ -61,14 +64,17 @@ const FIELDS: Record<DialogKind, Field[]> = {
   resolve: ['action', 'reason'],
   'group-retry': ['reason'],
   'group-compensate': ['reason'],
+  pause: ['reason'],
+  resume: ['reason'],
 }
 
-export function openDialog(kind: DialogKind, target: ActionTarget | null, group: GroupTarget | null = null): DialogState {
+export function openDialog(kind: DialogKind, target: ActionTarget | null, group: GroupTarget | null = null, participant: string | null = null): DialogState {
   const fields = FIELDS[kind]
   return {
     kind,
     target,
     group,
+    participant,
     fields,
     // The step is prefilled, so typing goes to the reason; resolve starts on the choice of action.
     focus: kind === 'resolve' ? 0 : fields.indexOf('reason'),
@@ -113,7 +119,7 @@ export function dialogReducer(d: DialogState, a: DialogAction): DialogState {
 export function validateDialog(d: DialogState): { message: string; field?: Field } | null {
   const reason = d.reason.value.trim()
   if (d.kind === 'skip' && d.step.value.trim() === '') return { message: 'which step? type its name', field: 'step' }
-  if ((d.kind === 'skip' || d.kind === 'abort') && reason === '') return { message: 'a reason is required', field: 'reason' }
+  if ((d.kind === 'skip' || d.kind === 'abort' || d.kind === 'pause') && reason === '') return { message: 'a reason is required', field: 'reason' }
   if (d.kind === 'resolve') {
     if (d.intervention?.state === 'loading') return { message: 'still looking up the intervention' }
     if (d.intervention?.state === 'error') return { message: d.intervention.message }
@@ -132,4 +138,6 @@ export const DIALOG_TITLES: Record<DialogKind, string> = {
   resolve: 'Resolve intervention',
   'group-retry': 'Retry the group',
   'group-compensate': 'Compensate the group',
+  pause: 'Pause the participant (no new calls from any worker)',
+  resume: 'Resume the participant',
 }

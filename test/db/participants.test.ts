@@ -1,0 +1,170 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { participantEvents } from '../../src/db/participants.js'
+import { checkHealth, DEFAULT_THRESHOLDS } from '../../src/db/queries/health.js'
+import { createSagaMetrics } from '../../src/engine/metrics.js'
+import { Engine } from '../../src/engine/engine.js'
+import { listParticipants, pauseParticipant, resumeParticipant } from '../../src/engine/participants/controls.js'
+import { Worker } from '../../src/engine/worker.js'
+import { createMonitorData } from '../../src/ui/data.js'
+import { drivers, useTestDatabase } from '../helpers/db.js'
+import { applyYaml, waitFor } from '../helpers/engine.js'
+import { maxInWindow, ParticipantServer } from '../helpers/participant-server.js'
+
+const op = { operator: 'test', noWait: true }
+
+describe.each(drivers)('participants on %s', (kind) => {
+  const t = useTestDatabase(kind)
+  let srv: ParticipantServer
+  let engine: Engine
+  let worker: Worker | null = null
+
+  const def = (name: string, extra: string, step = '') =>
+    applyYaml(
+      t.db,
+      [
+        `name: ${name}`,
+        extra,
+        'defaults: { timeout: 2s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
+        'steps:',
+        `  - { name: first, action: { http: { url: "${srv.url}/${name}/first" } }, compensation: { http: { url: "${srv.url}/${name}/undo" } }${step} }`,
+      ].filter(Boolean).join('\n'),
+    )
+  const startWorker = async (concurrency = 8) => {
+    worker = new Worker(t.db, { concurrency, leaseMs: 5_000, pollMs: 20 })
+    await worker.start()
+  }
+  const statuses = async (ids: string[]) =>
+    (await t.db.query<{ status: string }>(`SELECT status FROM sagas WHERE id = ANY($1::uuid[])`, [ids])).rows.map((r) => r.status)
+  const allCompleted = async (ids: string[]) => (await statuses(ids)).every((s) => s === 'completed')
+  const attempts = async (ids: string[]) =>
+    (await t.db.query<{ attempts: number }>(`SELECT attempts FROM steps WHERE saga_id = ANY($1::uuid[]) AND phase = 'action'`, [ids])).rows.map((r) => r.attempts)
+
+  beforeAll(async () => {
+    srv = await new ParticipantServer().start()
+    engine = new Engine(t.db)
+  })
+  afterEach(async () => {
+    await worker?.stop()
+    worker = null
+    srv.status = () => 200
+    srv.delayMs = 0
+  })
+  afterAll(() => srv.close())
+
+  it('names an http participant by its origin and shows its calls in participant list', async () => {
+    await def('plain', '')
+    await startWorker()
+    const ids = await Promise.all([1, 2, 3].map(async () => (await engine.start('plain', {})).saga.id))
+    await waitFor(() => allCompleted(ids))
+    await worker!.stop()
+    worker = null
+    const p = (await listParticipants(t.db)).find((x) => x.name === srv.url)
+    expect(p).toMatchObject({ state: 'ok', callsLastMinute: 3, errorRate: 0, inFlight: 0, sagasWaiting: 0 })
+    expect(p!.p50Ms).toBeGreaterThan(0)
+  })
+
+  it('pause holds sagas without using attempts, shows them waiting, and resume lets them finish', async () => {
+    await def('paused', 'participants: { pay: { } }', ', participant: pay')
+    await startWorker()
+    const warm = (await engine.start('paused', {})).saga.id
+    await waitFor(() => allCompleted([warm]))
+    const before = await pauseParticipant(t.db, 'pay', { ...op, reason: 'provider maintenance' })
+    expect(before.state).toBe('paused')
+    // the gates' cached view lags by up to a second; wait it out as the command does
+    await new Promise((r) => setTimeout(r, 1_200))
+    const since = Date.now()
+    const ids = await Promise.all([1, 2, 3, 4].map(async () => (await engine.start('paused', {})).saga.id))
+    await waitFor(async () => (await listParticipants(t.db)).find((x) => x.name === 'pay')?.sagasWaiting === 4)
+    expect(srv.hitsSince(since)).toHaveLength(0)
+    const held = await engine.get(ids[0]!)
+    expect(held).toMatchObject({ status: 'running', waitingFor: 'pay' })
+    // the console's saga detail says what it waits for
+    expect((await createMonitorData(t.db, { displayUrl: t.db.displayUrl }).detail(ids[0]!))?.waiting).toBe('waiting for a paused participant: pay')
+    expect(await attempts(ids)).toEqual([])
+    const resumed = await resumeParticipant(t.db, 'pay', { ...op, reason: 'back' })
+    expect(resumed.woken).toBe(4)
+    await waitFor(() => allCompleted(ids))
+    expect(await attempts(ids)).toEqual([1, 1, 1, 1])
+    expect((await engine.get(ids[0]!)).waitingFor).toBeNull()
+    const events = await participantEvents(t.db, 'pay')
+    expect(events.map((e) => [e.type, e.actor, e.reason])).toEqual([
+      ['paused', 'test', 'provider maintenance'],
+      ['resumed', 'test', 'back'],
+    ])
+    const waits = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE saga_id = ANY($1::uuid[]) AND type = 'step.waiting'`, [ids])
+    expect(waits.rows[0]!.n).toBe(4)
+  })
+
+  it('a saga waiting for a paused participant still times out at its deadline', async () => {
+    await def('late', 'timeout: 600ms', ', participant: late-svc')
+    await startWorker()
+    // the first call makes the participant known; then it is paused
+    const first = (await engine.start('late', {})).saga.id
+    await waitFor(() => allCompleted([first]))
+    await pauseParticipant(t.db, 'late-svc', { ...op, reason: 'x' })
+    await new Promise((r) => setTimeout(r, 1_200))
+    const id = (await engine.start('late', {})).saga.id
+    const done = await waitFor(async () => {
+      const s = await engine.get(id)
+      return s.status === 'compensated' ? s : null
+    })
+    expect(done.reason).toBe('timeout')
+    expect(await attempts([id])).toEqual([])
+    await resumeParticipant(t.db, 'late-svc', op)
+  })
+
+  it('maxInFlight holds calls across the whole database, not per worker', async () => {
+    await def('narrow', 'participants: { narrow-svc: { maxInFlight: 2 } }', ', participant: narrow-svc')
+    srv.delayMs = 80
+    srv.maxInFlight = 0
+    await startWorker(8)
+    const second = new Worker(t.db, { concurrency: 8, leaseMs: 5_000, pollMs: 20 })
+    await second.start()
+    try {
+      const ids = await Promise.all(Array.from({ length: 12 }, async () => (await engine.start('narrow', {})).saga.id))
+      await waitFor(() => allCompleted(ids), 30_000)
+      expect(srv.maxInFlight).toBeLessThanOrEqual(2)
+      expect(await attempts(ids)).toEqual(Array(12).fill(1))
+    } finally {
+      await second.stop()
+    }
+  })
+
+  it('rps spaces calls across the database', async () => {
+    await def('slow-rate', 'participants: { rated: { rps: 5 } }', ', participant: rated')
+    await startWorker(8)
+    const since = Date.now()
+    const ids = await Promise.all(Array.from({ length: 8 }, async () => (await engine.start('slow-rate', {})).saga.id))
+    await waitFor(() => allCompleted(ids), 30_000)
+    const times = srv.hitsSince(since).filter((h) => h.path === '/slow-rate/first').map((h) => h.at)
+    expect(times).toHaveLength(8)
+    // admissions are one every 1/n s (at most n + 1 start in any second); at the service
+    // the commit before each call adds a little jitter, hence n + 2
+    expect(maxInWindow(times, 1_000)).toBeLessThanOrEqual(7)
+    expect(((times.length - 1) / (Math.max(...times) - Math.min(...times))) * 1000).toBeLessThanOrEqual(5 * 1.1)
+  })
+
+  it('the circuit opens after transient failures, holds sagas without attempts, probes after the cooldown and closes', async () => {
+    await def('breaker', 'participants: { flaky: { circuit: { failures: 2, within: 10s, cooldown: 1500ms } } }', ', participant: flaky')
+    let down = true
+    srv.status = () => (down ? 503 : 200)
+    await startWorker(1)
+    const ids = await Promise.all(Array.from({ length: 6 }, async () => (await engine.start('breaker', {})).saga.id))
+    await waitFor(async () => (await listParticipants(t.db)).find((x) => x.name === 'flaky')?.state === 'open')
+    const health = await checkHealth(t.db, DEFAULT_THRESHOLDS)
+    expect(health.healthy).toBe(false)
+    expect(health.rules.find((r) => r.name === 'open-circuits')).toMatchObject({ ok: false, message: 'circuit open for flaky' })
+    const metrics = await createSagaMetrics(t.db).render()
+    expect(metrics).toContain('sagactl_participant_state{participant="flaky",state="open"} 1')
+    await new Promise((r) => setTimeout(r, 1_000))
+    down = false
+    await waitFor(() => allCompleted(ids), 30_000)
+    const events = (await participantEvents(t.db, 'flaky')).map((e) => e.type)
+    expect(events.slice(0, 2)).toEqual(['circuit.opened', 'circuit.half-open'])
+    expect(events.at(-1)).toBe('circuit.closed')
+    // two failures opened it; every later failed call was a probe, which uses no attempt
+    expect(Math.max(...(await attempts(ids)))).toBeLessThanOrEqual(2)
+    const failed = srv.hits.filter((h) => h.path === '/breaker/first' && h.status === 503).length
+    expect(failed).toBeLessThanOrEqual(2 + events.filter((e) => e === 'circuit.half-open').length)
+  })
+})
