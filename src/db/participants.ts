@@ -27,7 +27,7 @@ export interface AcquireArgs {
 
 export async function acquire(q: Queryable, a: AcquireArgs): Promise<Admission> {
   const res = await q.query<{ admitted: boolean; state: GateState; until: Date | string | null; probe: boolean }>(
-    `SELECT admitted, state, until, probe FROM participant_acquire($1, $2, $3, $4, $5, $6)`,
+    `SELECT admitted, state, until, probe FROM {{schema}}.participant_acquire($1, $2, $3, $4, $5, $6)`,
     [a.name, a.holder, a.holdMs, a.maxInFlight, a.rps, a.circuit ? JSON.stringify(a.circuit) : null],
     { name: 'sagactl_participant_acquire' },
   )
@@ -47,7 +47,7 @@ export interface DoneArgs {
 /** Returns the circuit change it caused, if any (`circuit.opened`, `circuit.closed`). */
 export async function done(db: Database, d: DoneArgs): Promise<string | null> {
   const res = await db.query<{ change: string | null }>(
-    `SELECT participant_done($1, $2, $3, $4, $5, $6, $7) AS change`,
+    `SELECT {{schema}}.participant_done($1, $2, $3, $4, $5, $6, $7) AS change`,
     [d.name, d.holder, d.kind, d.probe, d.circuit ? JSON.stringify(d.circuit) : null, d.error, workChannelFor(db.schema)],
     { name: 'sagactl_participant_done' },
   )
@@ -67,22 +67,22 @@ export interface CachedParticipant {
 export async function readGateView(q: Queryable): Promise<CachedParticipant[]> {
   const res = await q.query<CachedParticipant>(
     `SELECT p.name, p.paused, p.operator_rps AS "operatorRps", p.circuit_state AS "circuitState", coalesce(w.n, 0)::int AS waiting
-     FROM participants p
-     LEFT JOIN (SELECT waiting_for, count(*) AS n FROM sagas WHERE waiting_for IS NOT NULL AND status IN ('pending', 'running', 'compensating') GROUP BY waiting_for) w
+     FROM {{schema}}.participants p
+     LEFT JOIN (SELECT waiting_for, count(*) AS n FROM {{schema}}.sagas WHERE waiting_for IS NOT NULL AND status IN ('pending', 'running', 'compensating') GROUP BY waiting_for) w
        ON w.waiting_for = p.name`,
   )
   return res.rows
 }
 
 export async function isPaused(q: Queryable, name: string): Promise<boolean> {
-  const res = await q.query<{ paused: boolean }>(`SELECT paused FROM participants WHERE name = $1`, [name])
+  const res = await q.query<{ paused: boolean }>(`SELECT paused FROM {{schema}}.participants WHERE name = $1`, [name])
   return res.rows[0]?.paused ?? false
 }
 
 /** Makes the rows exist, so `participant list` shows a participant from its first call. */
 export async function ensureParticipants(q: Queryable, names: string[]): Promise<void> {
   if (names.length === 0) return
-  await q.query(`INSERT INTO participants (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING`, [names])
+  await q.query(`INSERT INTO {{schema}}.participants (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING`, [names])
 }
 
 /** Upper bounds (ms) of the latency histogram buckets; the last one is open-ended. */
@@ -101,7 +101,7 @@ export interface StatsDelta {
 export async function flushStats(q: Queryable, worker: string, rows: StatsDelta[]): Promise<void> {
   if (rows.length === 0) return
   await q.query(
-    `INSERT INTO participant_stats AS s (participant, worker, bucket, calls, errors, latency, in_flight, updated_at)
+    `INSERT INTO {{schema}}.participant_stats AS s (participant, worker, bucket, calls, errors, latency, in_flight, updated_at)
      SELECT x.participant, $2, x.bucket, x.calls, x.errors, x.latency, x.in_flight, now()
      FROM jsonb_to_recordset($1::jsonb) AS x(participant text, bucket timestamptz, calls int, errors int, latency int[], in_flight int)
      ON CONFLICT (participant, bucket, worker) DO UPDATE SET
@@ -116,7 +116,7 @@ export async function flushStats(q: Queryable, worker: string, rows: StatsDelta[
 
 /** Old buckets are only read for the last minute; keep ten. */
 export async function pruneStats(q: Queryable): Promise<void> {
-  await q.query(`DELETE FROM participant_stats WHERE bucket < now() - interval '10 minutes'`)
+  await q.query(`DELETE FROM {{schema}}.participant_stats WHERE bucket < now() - interval '10 minutes'`)
 }
 
 // ---- operator controls and reads ----
@@ -140,7 +140,7 @@ export interface ParticipantRow {
 const PARTICIPANT_SELECT = `SELECT name, paused, paused_reason AS "pausedReason", paused_by AS "pausedBy", paused_at AS "pausedAt",
   operator_rps AS "operatorRps", max_in_flight AS "maxInFlight", rps, circuit_state AS "circuitState", circuit, opened_at AS "openedAt",
   (SELECT count(*)::int FROM jsonb_each(slots) WHERE value::text::float8 > extract(epoch FROM now()) * 1000) AS "slotsInUse", updated_at AS "updatedAt"
-  FROM participants`
+  FROM {{schema}}.participants`
 
 const toRow = (r: ParticipantRow): ParticipantRow => ({
   ...r,
@@ -177,19 +177,19 @@ export async function participantLoad(q: Queryable): Promise<ParticipantLoad[]> 
     `SELECT participant,
        coalesce(sum(calls) FILTER (WHERE bucket >= now() - interval '60 seconds'), 0)::int AS calls,
        coalesce(sum(errors) FILTER (WHERE bucket >= now() - interval '60 seconds'), 0)::int AS errors,
-       (SELECT ARRAY(SELECT sum(v)::int FROM participant_stats s2, unnest(s2.latency) WITH ORDINALITY AS u(v, i)
+       (SELECT ARRAY(SELECT sum(v)::int FROM {{schema}}.participant_stats s2, unnest(s2.latency) WITH ORDINALITY AS u(v, i)
           WHERE s2.participant = s.participant AND s2.bucket >= now() - interval '60 seconds' GROUP BY i ORDER BY i)) AS latency,
        (SELECT coalesce(sum(in_flight), 0)::int FROM (
-          SELECT DISTINCT ON (worker) in_flight FROM participant_stats s3
+          SELECT DISTINCT ON (worker) in_flight FROM {{schema}}.participant_stats s3
           WHERE s3.participant = s.participant AND s3.updated_at > now() - interval '6 seconds' ORDER BY worker, bucket DESC) latest) AS in_flight
-     FROM participant_stats s WHERE bucket >= now() - interval '70 seconds' GROUP BY participant`,
+     FROM {{schema}}.participant_stats s WHERE bucket >= now() - interval '70 seconds' GROUP BY participant`,
   )
   return res.rows.map((r) => ({ participant: r.participant, calls: r.calls, errors: r.errors, latency: r.latency ?? [], inFlight: r.in_flight }))
 }
 
 export async function waitingCounts(q: Queryable): Promise<Map<string, number>> {
   const res = await q.query<{ waiting_for: string; n: number }>(
-    `SELECT waiting_for, count(*)::int AS n FROM sagas WHERE waiting_for IS NOT NULL AND status IN ('pending', 'running', 'compensating') GROUP BY waiting_for`,
+    `SELECT waiting_for, count(*)::int AS n FROM {{schema}}.sagas WHERE waiting_for IS NOT NULL AND status IN ('pending', 'running', 'compensating') GROUP BY waiting_for`,
   )
   return new Map(res.rows.map((r) => [r.waiting_for, r.n]))
 }
@@ -206,14 +206,14 @@ export interface ParticipantEvent {
 
 export async function participantEvents(q: Queryable, name: string, limit = 50): Promise<ParticipantEvent[]> {
   const res = await q.query<ParticipantEvent>(
-    `SELECT id, participant, at, type, actor, reason, data FROM participant_events WHERE participant = $1 ORDER BY id DESC LIMIT $2`,
+    `SELECT id, participant, at, type, actor, reason, data FROM {{schema}}.participant_events WHERE participant = $1 ORDER BY id DESC LIMIT $2`,
     [name, limit],
   )
   return res.rows.map((r) => ({ ...r, id: Number(r.id), at: new Date(r.at) })).reverse()
 }
 
 export async function recordParticipantEvent(q: Queryable, e: { participant: string; type: string; actor: string; reason: string | null; data?: Record<string, unknown> }): Promise<void> {
-  await q.query(`INSERT INTO participant_events (participant, type, actor, reason, data) VALUES ($1, $2, $3, $4, $5)`, [
+  await q.query(`INSERT INTO {{schema}}.participant_events (participant, type, actor, reason, data) VALUES ($1, $2, $3, $4, $5)`, [
     e.participant,
     e.type,
     e.actor,
@@ -224,7 +224,7 @@ export async function recordParticipantEvent(q: Queryable, e: { participant: str
 
 export async function setPaused(q: Queryable, name: string, by: string, reason: string): Promise<void> {
   await q.query(
-    `INSERT INTO participants (name, paused, paused_reason, paused_by, paused_at) VALUES ($1, true, $3, $2, now())
+    `INSERT INTO {{schema}}.participants (name, paused, paused_reason, paused_by, paused_at) VALUES ($1, true, $3, $2, now())
      ON CONFLICT (name) DO UPDATE SET paused = true, paused_reason = $3, paused_by = $2, paused_at = now(), updated_at = now()`,
     [name, by, reason],
   )
@@ -237,19 +237,19 @@ export async function setPaused(q: Queryable, name: string, by: string, reason: 
  */
 export async function setResumed(db: Database, q: Queryable, name: string, rps: number | null): Promise<number> {
   await q.query(
-    `UPDATE participants SET paused = false, paused_reason = NULL, paused_by = NULL, paused_at = NULL, operator_rps = $2, updated_at = now()
+    `UPDATE {{schema}}.participants SET paused = false, paused_reason = NULL, paused_by = NULL, paused_at = NULL, operator_rps = $2, updated_at = now()
      WHERE name = $1`,
     [name, rps],
   )
   const res = await q.query<{ n: number }>(
     `WITH c AS (
-       SELECT id, due_at FROM sagas
+       SELECT id, due_at FROM {{schema}}.sagas
        WHERE waiting_for = $1 AND lease_owner IS NULL AND status IN ('pending', 'running', 'compensating')
        FOR UPDATE SKIP LOCKED
      ), w AS (
        SELECT id, row_number() OVER (ORDER BY due_at, id) - 1 AS k FROM c
      ), u AS (
-       UPDATE sagas s SET due_at = now() + CASE WHEN $2::float8 IS NULL THEN interval '0' ELSE make_interval(secs => w.k / $2::float8) END
+       UPDATE {{schema}}.sagas s SET due_at = now() + CASE WHEN $2::float8 IS NULL THEN interval '0' ELSE make_interval(secs => w.k / $2::float8) END
        FROM w WHERE s.id = w.id RETURNING s.id
      )
      SELECT count(*)::int AS n, (SELECT pg_notify($3, '')) AS woke FROM u`,

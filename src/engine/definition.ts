@@ -142,8 +142,8 @@ const limitFields = {
   circuit: z
     .strictObject({
       failures: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }),
-      within: duration(1),
-      cooldown: duration(1),
+      within: duration(1, MAX_CALL_TIMEOUT_MS),
+      cooldown: duration(1, MAX_RETRY_DELAY_MS),
     })
     .optional(),
 }

@@ -5,7 +5,11 @@ import { qualify } from '../../src/db/qualified.js'
 import { redactUrl } from '../../src/db/redact.js'
 import { takePoolerParam } from '../../src/db/url-params.js'
 
-const TABLES = ['definitions', 'sagas', 'steps', 'events', 'interventions', 'audit_log', 'workers', 'schema_migrations']
+/** Every table the migrations create, and the migrator's own. */
+const TABLES = [
+  'schema_migrations',
+  ...readdirSync('sql').flatMap((f) => [...readFileSync(join('sql', f), 'utf8').matchAll(/CREATE TABLE \{\{schema\}\}\.(\w+)/g)].map((m) => m[1]!)),
+]
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

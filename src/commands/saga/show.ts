@@ -4,7 +4,7 @@ import { auditTable, interventionBlock, sagaHeader, stepsTable, timelineOrder } 
 import { color } from '../../cli/render.js'
 import { auditForSaga } from '../../db/audit.js'
 import { openInterventionForSaga } from '../../db/queries/interventions.js'
-import { getLastEvents, getSaga, getSteps, resolveSagaId } from '../../db/queries/sagas.js'
+import { getLastEvents, getSaga, getSteps } from '../../db/queries/sagas.js'
 import { waitingStates } from '../../engine/participants/controls.js'
 import { NotFoundError } from '../../errors.js'
 

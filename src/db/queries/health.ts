@@ -91,7 +91,7 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
     [t.longRunningAfterMs, t.stuckAfterMs, t.maxCompensationDurationMs, t.workerLivenessMs],
   )
   const row = res.rows[0]!
-  const circuits = await q.query<{ name: string }>(`SELECT name FROM participants WHERE circuit_state <> 'closed' ORDER BY name`)
+  const circuits = await q.query<{ name: string }>(`SELECT name FROM {{schema}}.participants WHERE circuit_state <> 'closed' ORDER BY name`)
   row.openCircuits = circuits.rows.map((r) => r.name)
   return { ...row, longestCompensationMs: row.longestCompensationMs === null ? null : Number(row.longestCompensationMs) }
 }

@@ -47,7 +47,7 @@ export async function createToken(db: Database, input: { name: string; role: Tok
   const token = `${PREFIX}${randomBytes(32).toString('base64url')}`
   return db.transaction(async (tx) => {
     const res = await tx.query(
-      `INSERT INTO api_tokens (name, role, token_hash, created_by) VALUES ($1, $2, $3, $4)
+      `INSERT INTO {{schema}}.api_tokens (name, role, token_hash, created_by) VALUES ($1, $2, $3, $4)
        ON CONFLICT (name) DO NOTHING
        RETURNING name, role, created_at, created_by, last_used_at`,
       [input.name, input.role, tokenHash(token), input.operator],
@@ -59,14 +59,14 @@ export async function createToken(db: Database, input: { name: string; role: Tok
 }
 
 export async function listTokens(q: Queryable): Promise<ApiToken[]> {
-  const res = await q.query(`SELECT name, role, created_at, created_by, last_used_at FROM api_tokens ORDER BY name`)
+  const res = await q.query(`SELECT name, role, created_at, created_by, last_used_at FROM {{schema}}.api_tokens ORDER BY name`)
   return res.rows.map(toToken)
 }
 
 /** Deletes the token (audited): requests with it are refused from then on. */
 export async function revokeToken(db: Database, name: string, operator: string): Promise<ApiToken> {
   return db.transaction(async (tx) => {
-    const res = await tx.query(`DELETE FROM api_tokens WHERE name = $1 RETURNING name, role, created_at, created_by, last_used_at`, [name])
+    const res = await tx.query(`DELETE FROM {{schema}}.api_tokens WHERE name = $1 RETURNING name, role, created_at, created_by, last_used_at`, [name])
     if (!res.rows[0]) throw new NotFoundError(`no token named "${name}"`, 'list them: sagactl token list')
     const token = toToken(res.rows[0])
     await recordAudit(tx, { operator, action: 'token.revoke', target: name, details: { role: token.role } })
@@ -78,8 +78,8 @@ export async function revokeToken(db: Database, name: string, operator: string):
 export async function authenticateToken(q: Queryable, secret: string): Promise<{ name: string; role: TokenRole } | null> {
   if (!secret.startsWith(PREFIX)) return null
   const res = await q.query<{ name: string; role: TokenRole }>(
-    `WITH t AS (SELECT name, role, last_used_at FROM api_tokens WHERE token_hash = $1),
-          used AS (UPDATE api_tokens a SET last_used_at = now() FROM t
+    `WITH t AS (SELECT name, role, last_used_at FROM {{schema}}.api_tokens WHERE token_hash = $1),
+          used AS (UPDATE {{schema}}.api_tokens a SET last_used_at = now() FROM t
                     WHERE a.name = t.name AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
      SELECT name, role FROM t`,
     [tokenHash(secret)],
