@@ -1,6 +1,8 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
+import * as out from '../cli/output.js'
+import { terminalSafeLine } from '../cli/terminal-text.js'
 import { durationFlag } from '../cli/flags.js'
 import { color, table } from '../cli/render.js'
 import { runCompensationPass, type PassOptions, type PassProgress, type PassSummary } from '../engine/batch.js'
@@ -95,7 +97,7 @@ export default class Compensate extends BaseCommand<typeof Compensate> {
     const summary = await runCompensationPass(db, {
       ...passOptions(this.flags),
       onProgress: bar ? (p) => process.stderr.write(progressLine(p)) : undefined,
-      onError: (message) => process.stderr.write(`${bar ? '\r\u001B[K' : ''}pass error: ${message}\n`),
+      onError: (message) => void out.write(process.stderr, `${bar ? '\r\u001B[K' : ''}${terminalSafeLine(`pass error: ${message}`)}\n`),
     })
     if (bar) process.stderr.write('\r\u001B[K')
     if (summary.interventionsOpened > 0) process.exitCode = ExitCode.suspended

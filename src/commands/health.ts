@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
+import * as out from '../cli/output.js'
 import { durationFlag } from '../cli/flags.js'
 import { color, table } from '../cli/render.js'
 import type { Config } from '../config.js'
@@ -88,7 +89,7 @@ export default class Health extends BaseCommand<typeof Health> {
     }
     if (!report.healthy) {
       // Returned rather than thrown, so --json still prints the whole document.
-      for (const r of report.rules.filter((x) => !x.ok)) process.stderr.write(`UNHEALTHY: ${r.message}\n`)
+      for (const r of report.rules.filter((x) => !x.ok)) void out.errLine(`UNHEALTHY: ${r.message}`)
       process.exitCode = ExitCode.unhealthy
     }
     return report

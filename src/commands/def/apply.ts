@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
+import * as out from '../../cli/output.js'
 import { color, table } from '../../cli/render.js'
 import { applyDefinition, getDefinition } from '../../db/definitions.js'
 import type { Problem } from '../../engine/definition.js'
@@ -64,7 +65,7 @@ export default class DefApply extends BaseCommand<typeof DefApply> {
     const loaded = definitionFiles(this.args.path).map(loadDefinitionFile)
     const problems = [...loaded.flatMap((l) => l.problems), ...duplicateNames(loaded)]
     if (problems.length > 0) {
-      for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`)
+      for (const p of problems) void out.errLine(formatProblem(p))
       const files = new Set(problems.map((p) => p.file)).size
       throw new InvalidDefinitionError(
         `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}: nothing applied`,
@@ -82,8 +83,8 @@ export default class DefApply extends BaseCommand<typeof DefApply> {
         // The store keeps each content once, so reapplying an older file cannot make it the latest again.
         const latest = await getDefinition(db, definition.name)
         if (latest && latest.version > definition.version) {
-          process.stderr.write(
-            `note: ${l.file} matches version ${definition.version} of "${definition.name}", but version ${latest.version} is the latest and new sagas start on it\n`,
+          void out.errLine(
+            `note: ${l.file} matches version ${definition.version} of "${definition.name}", but version ${latest.version} is the latest and new sagas start on it`,
           )
         }
       }
