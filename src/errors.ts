@@ -14,6 +14,8 @@ export const ExitCode = {
   failed: 7,
   unhealthy: 8,
   database: 9,
+  /** `compensate --batch`: the pass hit errors (the database went away, a permission was missing); cron must see it. */
+  passErrors: 10,
 } as const
 
 export class SagactlError extends Error {
