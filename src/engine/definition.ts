@@ -25,6 +25,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { z } from 'zod'
 import { parseDuration } from './duration.js'
 import { malformedRef } from './env-ref.js'
+import { modulePathProblem } from './module-path.js'
 
 export type Backoff = 'fixed' | 'linear' | 'exponential'
 /** All durations in milliseconds. */
@@ -106,6 +107,8 @@ const callSchema = z
     if (c.http && c.module !== undefined) ctx.addIssue({ code: 'custom', path: ['module'], message: 'a call has either http or module, not both' })
     else if (!c.http && c.module === undefined) ctx.addIssue({ code: 'custom', message: 'a call needs http: { url } or module: <path>' })
     if (c.export !== undefined && c.module === undefined) ctx.addIssue({ code: 'custom', path: ['export'], message: 'export is only valid with module' })
+    const outside = c.module === undefined ? null : modulePathProblem(c.module)
+    if (outside) ctx.addIssue({ code: 'custom', path: ['module'], message: outside })
   })
 
 const stepSchema = z
