@@ -93,3 +93,11 @@ export function filterFromFlags(flags: SagaFilterFlagValues, now: Date = new Dat
 export function isFilterEmpty(filter: SagaFilter): boolean {
   return Object.keys(filter).length === 0
 }
+
+/** `--reason`, `--note`: what the audit log keeps, so blank is refused before anything happens. */
+export const textFlag = Flags.custom<string>({
+  parse: async (input) => {
+    if (input.trim() === '') throw usage('must not be empty: say why, for the audit log')
+    return input
+  },
+})

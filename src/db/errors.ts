@@ -1,6 +1,7 @@
 import { DatabaseUnreachableError, SagactlError, SchemaNotReadyError } from '../errors.js'
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE'])
+// ENOENT and EACCES: a Unix socket that is not there, or not ours to open.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE', 'ENOENT', 'EACCES'])
 
 function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown })?.code

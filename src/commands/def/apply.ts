@@ -26,7 +26,14 @@ function definitionFiles(path: string): string[] {
     .filter((n) => DEFINITION_FILE.test(n))
     .sort()
     .map((n) => join(path, n))
-    .filter((f) => statSync(f).isFile())
+    .filter((f) => {
+      try {
+        return statSync(f).isFile()
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        throw new UsageError(`cannot read ${f}: ${code === 'ENOENT' ? 'a symlink to a file that does not exist' : (err as Error).message}`)
+      }
+    })
   if (files.length === 0) throw new UsageError(`no definition files (*.yaml, *.yml, *.json) in ${path}`)
   return files
 }
