@@ -21,11 +21,12 @@
  * Unknown keys are errors: a misspelt `compensaton:` must not silently mean "none".
  */
 import { createHash } from 'node:crypto'
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from './duration.js'
 import { malformedRef } from './env-ref.js'
 import { modulePathProblem } from './module-path.js'
+import { unstorableJson } from './storable.js'
 
 export type Backoff = 'fixed' | 'linear' | 'exponential'
 /** All durations in milliseconds. */
@@ -252,8 +253,24 @@ export function parseDefinition(text: string, file: string): { definition?: Saga
     const problems = doc.errors.map((e) => at(e.pos[0], (e.message.split('\n')[0] ?? e.message).trim()))
     return { source: undefined, problems }
   }
-  const source: unknown = doc.toJS()
+  const nul = text.indexOf('\u0000')
+  if (nul !== -1) return { source: undefined, problems: [at(nul, 'contains a NUL character, which PostgreSQL cannot store')] }
+  let source: unknown
+  try {
+    // yaml refuses aliases that expand past its limit (a "billion laughs" document).
+    source = doc.toJS()
+  } catch (err) {
+    let offset = 0
+    visit(doc, { Alias: (_, node) => ((offset = node.range?.[0] ?? 0), visit.BREAK) })
+    return { source: undefined, problems: [at(offset, (err as Error).message.split('\n')[0] ?? 'cannot read the document')] }
+  }
   if (source === null || source === undefined) return { source, problems: [at(0, 'empty definition: expected name and steps')] }
+  const unstorable = unstorableJson(source)
+  if (unstorable) {
+    let offset = 0
+    visit(doc, { Scalar: (_, node) => (typeof node.value === 'string' && node.value.includes('\u0000') ? ((offset = node.range?.[0] ?? 0), visit.BREAK) : undefined) })
+    return { source, problems: [at(offset, `the definition ${unstorable}`)] }
+  }
 
   const result = fileSchema.safeParse(source)
   if (result.success) return { definition: normalise(result.data), source, problems: [] }
