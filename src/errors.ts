@@ -58,6 +58,12 @@ export class DatabaseUnreachableError extends SagactlError {
   override readonly exitCode = ExitCode.database
 }
 
+/** The server is there but refuses the work: read-only, a missing privilege, a full disk, no free connections. */
+export class DatabaseRefusedError extends SagactlError {
+  override readonly code = 'database_refused'
+  override readonly exitCode = ExitCode.database
+}
+
 /** Not migrated, migrations pending, an applied migration edited, or a database newer than the code. */
 export class SchemaNotReadyError extends SagactlError {
   override readonly code = 'schema_not_ready'
