@@ -14,6 +14,8 @@ export const ExitCode = {
   failed: 7,
   unhealthy: 8,
   database: 9,
+  /** `compensate --batch`: the pass hit errors (the database went away, a permission was missing); cron must see it. */
+  passErrors: 10,
 } as const
 
 export class SagactlError extends Error {
@@ -53,6 +55,12 @@ export class UnhealthyError extends SagactlError {
 
 export class DatabaseUnreachableError extends SagactlError {
   override readonly code = 'database_unreachable'
+  override readonly exitCode = ExitCode.database
+}
+
+/** The server is there but refuses the work: read-only, a missing privilege, a full disk, no free connections. */
+export class DatabaseRefusedError extends SagactlError {
+  override readonly code = 'database_refused'
   override readonly exitCode = ExitCode.database
 }
 

@@ -5,6 +5,8 @@ import { DEFAULT_SCHEMA, openDatabase, selectDatabase, type DatabaseChoice } fro
 import { resolveSagaId } from '../db/queries/sagas.js'
 import type { Database } from '../db/types.js'
 import { NotFoundError, SagactlError, UsageError } from '../errors.js'
+import * as out from './output.js'
+import { terminalSafe, terminalSafeLine } from './terminal-text.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -118,14 +120,28 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
   }
 
+  // Everything a command prints goes through src/cli/output.ts: terminal-safe lines, JSON
+  // without oclif's colouriser, no flush deadline.
+  public override log(message = '', ...args: unknown[]): void {
+    if (!this.jsonEnabled()) void out.line(process.stdout, message, ...args)
+  }
+
+  public override logToStderr(message = '', ...args: unknown[]): void {
+    if (!this.jsonEnabled()) void out.line(process.stderr, message, ...args)
+  }
+
+  public override logJson(json: unknown): void {
+    void out.json(json)
+  }
+
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     const error = toSagactlError(err)
     process.exitCode = error.exitCode
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: error.code, message: error.message, hint: error.hint ?? null, exitCode: error.exitCode } })
     }
-    process.stderr.write(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ''}\n`)
-    if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
+    void out.write(process.stderr, `${terminalSafeLine(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ''}`)}\n`)
+    if (process.env.DEBUG && err.stack) void out.write(process.stderr, `${terminalSafe(err.stack)}\n`)
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {

@@ -3,7 +3,7 @@ import { countSagas, getSaga, listSagas, resolveSagaId, type SagaFilter } from '
 import type { Queryable } from '../db/types.js'
 import type { Saga } from '../engine/types.js'
 import { ConflictError, ExitCode, NotFoundError, UsageError } from '../errors.js'
-import { canPrompt, confirm } from './confirm.js'
+import { confirmOrRefuse } from './confirm.js'
 import { filterFromFlags, isFilterEmpty, sagaFilterFlags, type SagaFilterFlagValues } from './flags.js'
 import { sagaTable, shortId, truncate } from './format.js'
 import { color, status, table } from './render.js'
@@ -229,13 +229,7 @@ export async function bulkAction(o: BulkCommandOptions): Promise<BulkReport | Bu
   if (o.dryRun) return dryRun(o, matched)
   const report: BulkReport = { matched, succeeded: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] }
   if (matched === 0) return report
-  if (!o.yes) {
-    if (!canPrompt()) throw new UsageError(`refusing to act on ${sagas(matched)} without --yes (stdin is not a terminal)`)
-    if (!(await confirm(`${o.verb} ${sagas(matched)}${o.warning ? ` ${o.warning}` : ''}?`))) {
-      process.stderr.write('cancelled: nothing changed\n')
-      return report
-    }
-  }
+  if (!(await confirmOrRefuse(`${o.verb} ${sagas(matched)}${o.warning ? ` ${o.warning}` : ''}?`, { yes: o.yes, what: sagas(matched) }))) return report
   const progress = process.stderr.isTTY && process.stdout.isTTY ? progressLine(o.done, matched) : undefined
   const tally = await runBulk(targetsOf(matchingSagas(o.db, o.filter, matched)), o.act, { rps: o.rps, onProgress: progress?.update })
   progress?.clear()

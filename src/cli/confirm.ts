@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline'
+import { UsageError } from '../errors.js'
 
 export interface PromptIO {
   input: NodeJS.ReadableStream
@@ -32,4 +33,17 @@ export function confirm(question: string, io: PromptIO = { input: process.stdin,
     rl.on('close', () => finish(false))
     rl.question(`${question} [y/N] `, (answer) => finish(/^y(es)?$/i.test(answer.trim())))
   })
+}
+
+/**
+ * The gate in front of a destructive command: `--yes` acts; otherwise a person at a
+ * terminal is asked, and without one (cron, a pipe) the command refuses rather than act
+ * unasked. False when the person said no.
+ */
+export async function confirmOrRefuse(question: string, opts: { yes: boolean; what: string }): Promise<boolean> {
+  if (opts.yes) return true
+  if (!canPrompt()) throw new UsageError(`refusing to act on ${opts.what} without --yes (stdin is not a terminal)`)
+  if (await confirm(question)) return true
+  process.stderr.write('cancelled: nothing changed\n')
+  return false
 }

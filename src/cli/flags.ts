@@ -8,16 +8,32 @@ function usage(message: string): Error {
   return Object.assign(new Error(message), { oclif: { exit: 2 } })
 }
 
-/** A duration flag (`90s`, `10m`, `1h`, `1d`, or milliseconds), parsed to milliseconds. */
-export const durationFlag = Flags.custom<number>({
-  parse: async (input) => {
-    try {
-      return parseDuration(input)
-    } catch (err) {
-      throw usage((err as Error).message)
-    }
-  },
-})
+/** The longest duration a flag takes: past it a date computed from it would not exist. */
+export const MAX_FLAG_DURATION_MS = 100 * 365 * 86_400_000
+
+function parseFlagDuration(input: string, opts: { unit?: boolean } = {}): number {
+  if (opts.unit && /^\s*\d+(?:\.\d+)?\s*$/.test(input)) {
+    throw usage(`"${input}" needs a unit: this flag takes a period such as ${input.trim()}h or ${input.trim()}d (a bare number would be milliseconds)`)
+  }
+  let ms: number
+  try {
+    ms = parseDuration(input)
+  } catch (err) {
+    throw usage((err as Error).message)
+  }
+  if (ms > MAX_FLAG_DURATION_MS) throw usage(`duration "${input}" is too long: at most 36500d`)
+  return ms
+}
+
+/** A duration flag (`90s`, `10m`, `1h`, `1d`, or milliseconds), parsed to milliseconds, at most 100 years. */
+export const durationFlag = Flags.custom<number>({ parse: async (input) => parseFlagDuration(input) })
+
+/**
+ * A period to look back over or to keep (`--since`, `--older-than`, `--stuck-after`):
+ * these are hours and days, so a bare number, which would be milliseconds, is refused
+ * rather than read as "30 ms" when "30 days" was meant.
+ */
+export const periodFlag = Flags.custom<number>({ parse: async (input) => parseFlagDuration(input, { unit: true }) })
 
 export const MAX_LIMIT = 1000
 
@@ -35,12 +51,12 @@ export const sagaFilterFlags = {
   }),
   def: Flags.string({ summary: 'Only sagas of this definition.', helpGroup: 'FILTER' }),
   version: Flags.integer({ summary: 'Only this version of the definition (with --def).', min: 1, dependsOn: ['def'], helpGroup: 'FILTER' }),
-  since: durationFlag({ summary: 'Only sagas created in this last period, e.g. 1h or 2d.', helpGroup: 'FILTER' }),
+  since: periodFlag({ summary: 'Only sagas created in this last period, e.g. 1h or 2d.', helpGroup: 'FILTER' }),
   stuck: Flags.boolean({
     summary: 'Only stuck sagas: running or compensating with no progress, or pending and not picked up, for --stuck-after.',
     helpGroup: 'FILTER',
   }),
-  'stuck-after': durationFlag({ summary: 'How long without progress counts as stuck.', default: 600_000, defaultHelp: async () => '10m', helpGroup: 'FILTER' }),
+  'stuck-after': periodFlag({ summary: 'How long without progress counts as stuck.', default: 600_000, defaultHelp: async () => '10m', helpGroup: 'FILTER' }),
   failing: Flags.boolean({ summary: 'Only sagas still running or compensating whose latest call failed (retrying).', helpGroup: 'FILTER' }),
   error: Flags.string({ summary: 'Only sagas whose last error or reason contains this text (case-insensitive).', helpGroup: 'FILTER' }),
 }
@@ -77,3 +93,11 @@ export function filterFromFlags(flags: SagaFilterFlagValues, now: Date = new Dat
 export function isFilterEmpty(filter: SagaFilter): boolean {
   return Object.keys(filter).length === 0
 }
+
+/** `--reason`, `--note`: what the audit log keeps, so blank is refused before anything happens. */
+export const textFlag = Flags.custom<string>({
+  parse: async (input) => {
+    if (input.trim() === '') throw usage('must not be empty: say why, for the audit log')
+    return input
+  },
+})

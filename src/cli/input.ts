@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs'
+import { unstorableJson } from '../engine/storable.js'
 import { UsageError } from '../errors.js'
+
+export { MAX_INPUT_DEPTH } from '../engine/storable.js'
 
 /** `--input` takes JSON text, or `@path` to read it from a file (`@-` for stdin). */
 export function readJsonInput(value: string | undefined, flag = '--input'): unknown {
   if (value === undefined) return {}
   let text = value
-  if (value.startsWith('@')) {
+  const fromFile = value.startsWith('@')
+  if (fromFile) {
     const path = value.slice(1)
     try {
       text = readFileSync(path === '-' ? 0 : path, 'utf8')
@@ -13,9 +17,15 @@ export function readJsonInput(value: string | undefined, flag = '--input'): unkn
       throw new UsageError(`${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
   }
+  let parsed: unknown
   try {
-    return JSON.parse(text)
+    parsed = JSON.parse(text)
   } catch (err) {
+    // V8 quotes the start of the text: fine for what was typed, not for a file's contents.
+    if (fromFile) throw new UsageError(`${flag}: ${value.slice(1)} is not valid JSON`)
     throw new UsageError(`${flag} is not valid JSON: ${(err as Error).message}`)
   }
+  const problem = unstorableJson(parsed)
+  if (problem) throw new UsageError(`${flag} ${problem}`)
+  return parsed
 }

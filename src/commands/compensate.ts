@@ -1,7 +1,9 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
-import { durationFlag } from '../cli/flags.js'
+import * as out from '../cli/output.js'
+import { terminalSafeLine } from '../cli/terminal-text.js'
+import { durationFlag, periodFlag } from '../cli/flags.js'
 import { color, table } from '../cli/render.js'
 import { runCompensationPass, type PassOptions, type PassProgress, type PassSummary } from '../engine/batch.js'
 import { formatDuration } from '../engine/duration.js'
@@ -14,7 +16,7 @@ const MAX_PASS_LIMIT = 100_000
 export const passFlags = {
   limit: Flags.integer({ summary: `At most this many sagas timed out, reclaimed, and compensated per pass (at most ${MAX_PASS_LIMIT.toLocaleString('en-US')}).`, default: 100, min: 1, max: MAX_PASS_LIMIT }),
   'max-runtime': durationFlag({ summary: 'Stop claiming after this long; calls in flight finish, the rest waits for the next pass.', default: 300_000, defaultHelp: async () => '5m' }),
-  'stuck-after': durationFlag({ summary: 'Take back a lease that expired with no progress for this long.', default: 600_000, defaultHelp: async () => '10m' }),
+  'stuck-after': periodFlag({ summary: 'Take back a lease that expired with no progress for this long.', default: 600_000, defaultHelp: async () => '10m' }),
   defs: Flags.string({ summary: 'Directory that module steps are resolved against.', default: '.' }),
   concurrency: Flags.integer({ summary: 'Compensations run at once.', default: 8, min: 1, max: 256 }),
 }
@@ -72,7 +74,7 @@ export default class Compensate extends BaseCommand<typeof Compensate> {
     'compensating; a lease that expired with no progress for --stuck-after is taken back; due compensations run in this ' +
     'process until --limit or --max-runtime. Compensations whose retries are exhausted suspend their saga and open an ' +
     'intervention. Passes may overlap: sagas are claimed with SKIP LOCKED under leases, so none is run twice at once. ' +
-    'Exit 0, or 6 when the pass opened interventions. To compensate one saga use `sagactl saga compensate <id>`.'
+    'Exit 0; 6 when the pass opened interventions; 10 when it hit errors (they are listed on stderr). To compensate one saga use `sagactl saga compensate <id>`.'
   static override examples = [
     '<%= config.bin %> compensate --batch',
     '<%= config.bin %> compensate --batch --limit 500 --max-runtime 50s --json',
@@ -95,10 +97,12 @@ export default class Compensate extends BaseCommand<typeof Compensate> {
     const summary = await runCompensationPass(db, {
       ...passOptions(this.flags),
       onProgress: bar ? (p) => process.stderr.write(progressLine(p)) : undefined,
-      onError: (message) => process.stderr.write(`${bar ? '\r\u001B[K' : ''}pass error: ${message}\n`),
+      onError: (message) => void out.write(process.stderr, `${bar ? '\r\u001B[K' : ''}${terminalSafeLine(`pass error: ${message}`)}\n`),
     })
     if (bar) process.stderr.write('\r\u001B[K')
-    if (summary.interventionsOpened > 0) process.exitCode = ExitCode.suspended
+    // Errors outrank opened interventions: they mean the pass itself could not do its job.
+    if (summary.errors > 0) process.exitCode = ExitCode.passErrors
+    else if (summary.interventionsOpened > 0) process.exitCode = ExitCode.suspended
     if (!this.jsonEnabled()) {
       this.log(summaryTable(summary))
       if (summary.interventionsOpened > 0) this.log(`${summary.interventionsOpened} intervention(s) opened: sagactl intervention list`)

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
-import { durationFlag } from '../cli/flags.js'
+import * as out from '../cli/output.js'
+import { durationFlag, periodFlag } from '../cli/flags.js'
 import { color, table } from '../cli/render.js'
 import type { Config } from '../config.js'
 import { checkHealth, DEFAULT_THRESHOLDS, type HealthThresholds } from '../db/queries/health.js'
@@ -38,8 +39,8 @@ export default class Health extends BaseCommand<typeof Health> {
   ]
   static override flags = {
     ...BaseCommand.readFlags,
-    'stuck-after': durationFlag({ summary: 'No progress for this long counts as stuck [default: 10m].' }),
-    'long-running-after': durationFlag({ summary: 'Active for longer than this counts as long-running [default: 5m].' }),
+    'stuck-after': periodFlag({ summary: 'No progress for this long counts as stuck [default: 10m].' }),
+    'long-running-after': periodFlag({ summary: 'Active for longer than this counts as long-running [default: 5m].' }),
     'min-compensation-success': Flags.custom<number>({
       summary: 'Alert when compensated / ended compensations in the last hour falls below this (0..1) [default: 0.9].',
       parse: async (input) => {
@@ -94,7 +95,7 @@ export default class Health extends BaseCommand<typeof Health> {
     }
     if (!report.healthy) {
       // Returned rather than thrown, so --json still prints the whole document.
-      for (const r of report.rules.filter((x) => !x.ok)) process.stderr.write(`UNHEALTHY: ${r.message}\n`)
+      for (const r of report.rules.filter((x) => !x.ok)) void out.errLine(`UNHEALTHY: ${r.message}`)
       process.exitCode = ExitCode.unhealthy
     }
     return report

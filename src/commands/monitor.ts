@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
-import { durationFlag } from '../cli/flags.js'
+import { durationFlag, periodFlag } from '../cli/flags.js'
 import { prepareConsoleEnvironment } from '../cli/terminal.js'
 import { Engine } from '../engine/engine.js'
 import { currentOperator } from '../engine/operator.js'
@@ -16,7 +16,7 @@ export default class Monitor extends BaseCommand<typeof Monitor> {
     ...BaseCommand.listenFlags,
     operator: Flags.string({ summary: 'Who the audit log records for actions taken here [default: the OS user].' }),
     refresh: durationFlag({ summary: 'Polling interval (the fallback to notifications).', default: 2_000, defaultHelp: async () => '2s' }),
-    'stuck-after': durationFlag({ summary: 'No progress for this long counts as stuck.', default: 600_000, defaultHelp: async () => '10m' }),
+    'stuck-after': periodFlag({ summary: 'No progress for this long counts as stuck.', default: 600_000, defaultHelp: async () => '10m' }),
   }
 
   async run(): Promise<void> {

@@ -1,5 +1,6 @@
 import { Cron } from 'croner'
 import { BaseCommand } from '../cli/base-command.js'
+import * as out from '../cli/output.js'
 import { durationFlag } from '../cli/flags.js'
 import { runCompensationPass, type PassSummary } from '../engine/batch.js'
 import { passFlags, passOptions } from './compensate.js'
@@ -48,13 +49,13 @@ export default class Scheduler extends BaseCommand<typeof Scheduler> {
         const summary = await runCompensationPass(db, {
           ...options,
           signal: stop.signal,
-          onError: (message) => process.stderr.write(`${isoSeconds(new Date())} pass error: ${message}\n`),
+          onError: (message) => void out.errLine(`${isoSeconds(new Date())} pass error: ${message}`),
         })
-        if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({ at: at.toISOString(), ...summary })}\n`)
+        if (this.jsonEnabled()) void out.json({ at: at.toISOString(), ...summary }, { compact: true })
         else this.log(passLine(at, summary))
       } catch (err) {
         // A pass that fails (the database restarting) is reported; the next one tries again.
-        process.stderr.write(`${isoSeconds(at)} pass failed: ${(err as Error).message}\n`)
+        void out.errLine(`${isoSeconds(at)} pass failed: ${(err as Error).message}`)
       }
     }
     // Croner ticks every second; `interval` spaces the runs, `protect` skips a tick while a pass runs.

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
-import { durationFlag } from '../cli/flags.js'
+import { periodFlag } from '../cli/flags.js'
 import { duration, truncate } from '../cli/format.js'
 import { color, status, table } from '../cli/render.js'
 import { sagaStats } from '../db/queries/stats.js'
@@ -31,7 +31,7 @@ export default class Stats extends BaseCommand<typeof Stats> {
   ]
   static override flags = {
     ...BaseCommand.readFlags,
-    since: durationFlag({ summary: 'The period: sagas created in the last 1h, 24h, 7d, ...', default: 86_400_000, defaultHelp: async () => '24h' }),
+    since: periodFlag({ summary: 'The period: sagas created in the last 1h, 24h, 7d, ...', default: 86_400_000, defaultHelp: async () => '24h' }),
     def: Flags.string({ summary: 'Only sagas of this definition.' }),
   }
 

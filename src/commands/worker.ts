@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
+import * as out from '../cli/output.js'
 import { durationFlag } from '../cli/flags.js'
 import { Worker } from '../engine/worker.js'
 
@@ -26,7 +27,7 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
     const db = await this.db({ max: Math.min(20, this.flags.concurrency + 4) })
     const quiet = this.jsonEnabled()
     const log = (line: string) => {
-      if (!quiet) process.stderr.write(`${new Date().toISOString()} ${line}\n`)
+      if (!quiet) void out.errLine(`${new Date().toISOString()} ${line}`)
     }
     const worker = new Worker(db, {
       concurrency: this.flags.concurrency,

@@ -1,6 +1,29 @@
-import { DatabaseUnreachableError, ReadOnlyStandbyError, SagactlError, SchemaNotReadyError } from '../errors.js'
+import { DatabaseRefusedError, DatabaseUnreachableError, ReadOnlyStandbyError, SagactlError, SchemaNotReadyError, UsageError } from '../errors.js'
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE'])
+// ENOENT and EACCES: a Unix socket that is not there, or not ours to open.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE', 'ENOENT', 'EACCES'])
+
+/**
+ * SQLSTATEs that are not bugs, named for the operator: `database` ones are the server's
+ * state or the role's rights (exit 9), `usage` ones come from a value the user gave (exit
+ * 2). One table, so every condition is added in one place.
+ */
+const SQLSTATES: Record<string, { kind: 'database' | 'usage'; what: string; hint?: string }> = {
+  // 25006 (a read-only standby) is named by INFRASTRUCTURE_ERRORS below.
+  '42501': { kind: 'database', what: 'the database role lacks a privilege', hint: "grant the role sagactl's tables (see README: Storage and scale), or use the owner" },
+  '53100': { kind: 'database', what: "the database server's disk is full", hint: 'free space on the server, then run the command again' },
+  '53200': { kind: 'database', what: 'the database server is out of memory' },
+  '53300': { kind: 'database', what: 'the database server has no free connection slots', hint: 'lower --concurrency, or raise max_connections / use a pooler' },
+  '53400': { kind: 'database', what: 'a database server limit was exceeded' },
+  '57014': { kind: 'database', what: 'the database cancelled the statement (statement_timeout or an administrator)' },
+  '22021': { kind: 'usage', what: 'a value contains a character PostgreSQL cannot store (a NUL)' },
+  '22P05': { kind: 'usage', what: 'a value contains a character PostgreSQL cannot store (\\u0000)' },
+  '54000': { kind: 'usage', what: 'a value is too large for the database (an index row or field limit)' },
+  '54001': { kind: 'usage', what: 'a value is nested too deeply for the database' },
+}
+
+// Conditions the driver reports without a SQLSTATE.
+const UNREACHABLE_MESSAGES = /Connection terminated|timeout expired|connect ETIMEDOUT|does not support SSL connections|self[- ]signed certificate|certificate/i
 
 function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown })?.code
@@ -9,21 +32,22 @@ function sqlState(err: unknown): string | undefined {
 
 /**
  * Turns a driver error into the product's error where it means "cannot reach the
- * database" or "the schema is not there"; anything else is returned unchanged.
+ * database", "the schema is not there", or a condition of the SQLSTATES table; anything
+ * else is returned unchanged.
  */
 export function mapDriverError(err: unknown, displayUrl: string, schema: string): unknown {
   if (err instanceof SagactlError) return err
   const code = sqlState(err)
-  const message = err instanceof Error ? err.message : String(err)
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
   const infrastructure = INFRASTRUCTURE_ERRORS.find((e) => e.code === code && (!e.message || e.message.test(message)))
-  if (infrastructure) return infrastructure.error(message.split('\n')[0]!, displayUrl)
+  if (infrastructure) return infrastructure.error(message, displayUrl)
   const unreachable =
     (code !== undefined && (NETWORK_CODES.has(code) || code.startsWith('08') || code.startsWith('28') || code === '3D000' || code === '57P03')) ||
-    /Connection terminated|timeout expired|connect ETIMEDOUT/.test(message)
+    UNREACHABLE_MESSAGES.test(message ?? '')
   if (unreachable) {
     return new DatabaseUnreachableError(
-      `database unreachable at ${displayUrl}: ${message.split('\n')[0]}`,
-      'check --database-url / SAGACTL_DATABASE_URL and that the server is running',
+      `database unreachable at ${displayUrl}: ${message}`,
+      /SSL/i.test(message ?? '') ? 'the server has no TLS: drop sslmode=require, or enable ssl on the server' : 'check --database-url / SAGACTL_DATABASE_URL and that the server is running',
     )
   }
   if (code === '3F000') {
@@ -31,6 +55,11 @@ export function mapDriverError(err: unknown, displayUrl: string, schema: string)
       `schema "${schema}" is not migrated in ${displayUrl}`,
       `run: sagactl db migrate${schema === 'sagactl' ? '' : ` --schema ${schema}`}`,
     )
+  }
+  const known = code === undefined ? undefined : SQLSTATES[code]
+  if (known) {
+    const text = `${known.what} (SQLSTATE ${code}: ${message})`
+    return known.kind === 'usage' ? new UsageError(text, known.hint) : new DatabaseRefusedError(`${displayUrl}: ${text}`, known.hint)
   }
   return err
 }

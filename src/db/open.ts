@@ -63,6 +63,10 @@ async function openDriver(options: OpenOptions): Promise<Database> {
     return PgliteDatabase.open({ dataDir: location === 'memory' || location === '' ? undefined : location, schema })
   }
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    if (!URL.canParse(opts.url)) {
+      // Not quoted: a URL that does not parse cannot be redacted, and may hold a password.
+      throw new UsageError('malformed database URL: it does not parse as postgres://user@host:port/database', 'check --database-url / SAGACTL_DATABASE_URL (a Unix socket: postgresql:///db?host=/var/run/postgresql)')
+    }
     const { PgDatabase } = await import('./pg-driver.js')
     return new PgDatabase({
       url: opts.url,

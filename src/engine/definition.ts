@@ -23,11 +23,13 @@
  * Unknown keys are errors: a misspelt `compensaton:` must not silently mean "none".
  */
 import { createHash } from 'node:crypto'
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from './duration.js'
 import { malformedRef } from './env-ref.js'
 import { MAX_CALL_TIMEOUT_MS, MAX_RETRY_DELAY_MS, MAX_SAGA_TIMEOUT_MS } from './limits.js'
+import { modulePathProblem } from './module-path.js'
+import { unstorableJson } from './storable.js'
 
 export type Backoff = 'fixed' | 'linear' | 'exponential'
 /** All durations in milliseconds. */
@@ -134,6 +136,8 @@ const callSchema = z
     if (c.http && c.module !== undefined) ctx.addIssue({ code: 'custom', path: ['module'], message: 'a call has either http or module, not both' })
     else if (!c.http && c.module === undefined) ctx.addIssue({ code: 'custom', message: 'a call needs http: { url } or module: <path>' })
     if (c.export !== undefined && c.module === undefined) ctx.addIssue({ code: 'custom', path: ['export'], message: 'export is only valid with module' })
+    const outside = c.module === undefined ? null : modulePathProblem(c.module)
+    if (outside) ctx.addIssue({ code: 'custom', path: ['module'], message: outside })
   })
 
 const limitFields = {
@@ -310,8 +314,24 @@ export function parseDefinition(text: string, file: string): { definition?: Saga
     const problems = doc.errors.map((e) => at(e.pos[0], (e.message.split('\n')[0] ?? e.message).trim()))
     return { source: undefined, problems }
   }
-  const source: unknown = doc.toJS()
+  const nul = text.indexOf('\u0000')
+  if (nul !== -1) return { source: undefined, problems: [at(nul, 'contains a NUL character, which PostgreSQL cannot store')] }
+  let source: unknown
+  try {
+    // yaml refuses aliases that expand past its limit (a "billion laughs" document).
+    source = doc.toJS()
+  } catch (err) {
+    let offset = 0
+    visit(doc, { Alias: (_, node) => ((offset = node.range?.[0] ?? 0), visit.BREAK) })
+    return { source: undefined, problems: [at(offset, (err as Error).message.split('\n')[0] ?? 'cannot read the document')] }
+  }
   if (source === null || source === undefined) return { source, problems: [at(0, 'empty definition: expected name and steps')] }
+  const unstorable = unstorableJson(source)
+  if (unstorable) {
+    let offset = 0
+    visit(doc, { Scalar: (_, node) => (typeof node.value === 'string' && node.value.includes('\u0000') ? ((offset = node.range?.[0] ?? 0), visit.BREAK) : undefined) })
+    return { source, problems: [at(offset, `the definition ${unstorable}`)] }
+  }
 
   const result = fileSchema.safeParse(source)
   if (result.success) return { definition: normalise(result.data), source, problems: [] }

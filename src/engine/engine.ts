@@ -34,6 +34,9 @@ export interface RunOptions {
   leaseMs?: number
 }
 
+/** The longest `--key`: keys are indexed, and a btree row holds at most about 2.7 KB. */
+export const MAX_KEY_LENGTH = 256
+
 const isTerminal = (s: Saga['status']) => TERMINAL_STATUSES.includes(s)
 
 /**
@@ -55,6 +58,9 @@ export class Engine implements OperatorActions {
     // Checked before anything is written: an input too big to store or to send to every step is refused whole.
     const unstorable = unstorableJson(input ?? null, MAX_INPUT_BYTES)
     if (unstorable) throw new UsageError(`input ${unstorable}: nothing was started`)
+    if (opts.key !== undefined && opts.key.length > MAX_KEY_LENGTH) {
+      throw new UsageError(`idempotency key is ${opts.key.length} characters long: at most ${MAX_KEY_LENGTH}`, 'use a shorter key, or a hash of the long one')
+    }
     const def = await this.defs.latest(definition, opts.version)
     const timeout = def.spec.timeout
     const result = await this.store.insert({
@@ -236,6 +242,10 @@ export class Engine implements OperatorActions {
     action: string,
     decide: (saga: Saga, def: SagaDefinition, view: SagaView) => Transition,
   ): Promise<Saga> {
+    // The audit log is the record of why: a blank reason or note would audit nothing.
+    if (ctx.reason !== undefined && ctx.reason.trim() === '') throw new UsageError('the reason is empty', 'say why, for the audit log')
+    if (ctx.resolution && ctx.resolution.note.trim() === '') throw new UsageError('the note is empty', 'say what you checked or did, for the audit log')
+    if (ctx.operator.trim() === '') throw new UsageError('the operator is empty', 'give a name with --operator, or leave it out to use the OS user')
     return this.db.transaction(async (tx) => {
       const saga = await this.store.lockSaga(tx, sagaId)
       if (!saga) throw new NotFoundError(`saga ${sagaId} not found`)

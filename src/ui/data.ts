@@ -1,3 +1,4 @@
+import { displaySafe } from '../cli/terminal-text.js'
 import { EVENT_COLUMNS, INTERVENTION_COLUMNS, SAGA_COLUMNS, STEP_COLUMNS, toEvent, toIntervention, toSaga, toStep } from '../db/rows.js'
 import type { Queryable } from '../db/types.js'
 import { listParticipants, waitingStates, waitingText, type ParticipantSummary } from '../engine/participants/controls.js'
@@ -89,7 +90,19 @@ const json = (v: unknown): Row => (typeof v === 'string' ? (JSON.parse(v) as Row
 /** LIKE treats % and _ as wildcards; an operator typing them means the characters. */
 export const likeEscape = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`)
 
+/**
+ * The console's data, every string in it terminal-safe: participants' errors, reasons,
+ * descriptions and notes reach the screen only through here (the console has no JSON form
+ * that would need them raw).
+ */
 export function createMonitorData(db: Queryable, opts: { displayUrl: string }): MonitorData {
+  const reads = rawMonitorData(db, opts)
+  const safe = {} as Record<string, unknown>
+  for (const [name, read] of Object.entries(reads)) safe[name] = async (...args: unknown[]) => displaySafe(await (read as (...a: unknown[]) => Promise<unknown>)(...args))
+  return safe as unknown as MonitorData
+}
+
+function rawMonitorData(db: Queryable, opts: { displayUrl: string }): MonitorData {
   return {
     async header() {
       const res = await db.query(`

@@ -63,3 +63,32 @@ export async function freshPgSchema(): Promise<{ url: string; schema: string; dr
     },
   }
 }
+
+export interface CliSchema {
+  db: Database
+  /** `--database-url … --schema …` for the CLI under test. */
+  args: string[]
+  url: string
+  schema: string
+}
+
+/**
+ * Process-level tests against a fresh migrated schema on the real server: the handle is
+ * filled in beforeAll, the schema dropped in afterAll.
+ */
+export function useCliSchema(): CliSchema {
+  const handle = {} as CliSchema
+  let drop: (() => Promise<void>) | undefined
+  beforeAll(async () => {
+    const s = await freshPgSchema()
+    drop = s.drop
+    Object.assign(handle, { url: s.url, schema: s.schema, args: ['--database-url', s.url, '--schema', s.schema] })
+    handle.db = await openDatabase({ url: s.url, schema: s.schema })
+    await migrate(handle.db)
+  })
+  afterAll(async () => {
+    await handle.db?.close()
+    await drop?.()
+  })
+  return handle
+}

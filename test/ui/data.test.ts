@@ -272,5 +272,21 @@ for (const kind of drivers) {
       expect((await data.sagasByIds([a, c])).map((s) => s.id).sort()).toEqual([a, c].sort())
       expect(await data.sagasByIds([])).toEqual([])
     })
+
+    it('every string a participant or operator wrote reaches the console escaped', async () => {
+      const evil = 'HTTP 422 \u001b]0;pwned\u0007\u001b[2J\rok \u009b31m\nfake line'
+      const id = await insertSaga(t.db, { lastError: evil, reason: evil })
+      await t.db.query(`INSERT INTO steps (saga_id, step_index, phase, name, status, attempts, last_error) VALUES ($1, 0, 'action', 'pay', 'failed', 1, $2)`, [id, evil])
+      await t.db.query(`INSERT INTO interventions (saga_id, id, status, reason) VALUES ($1, $2, 'open', $3)`, [id, uuidv7(), evil])
+      const shown = 'HTTP 422 \\x1b]0;pwned\\x07\\x1b[2J\\x0dok \\x9b31m\\nfake line'
+      const [live] = await data.liveSagas({ status: 'running', limit: 10 })
+      expect(live!.lastError).toBe(shown)
+      const detail = await data.detail(id)
+      expect(detail!.saga.reason).toBe(shown)
+      expect(detail!.steps[0]!.lastError).toBe(shown)
+      expect((await data.interventions({ limit: 10 }))[0]!.intervention.reason).toBe(shown)
+      // eslint-disable-next-line no-control-regex
+      expect(JSON.stringify(await data.failureGroups({ limit: 10 }))).not.toMatch(/\\u001b|\\r/)
+    })
   })
 }

@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
+import * as out from '../../cli/output.js'
 import { color, table } from '../../cli/render.js'
 import { applyDefinition, getDefinition } from '../../db/definitions.js'
 import type { Problem } from '../../engine/definition.js'
@@ -25,7 +26,14 @@ function definitionFiles(path: string): string[] {
     .filter((n) => DEFINITION_FILE.test(n))
     .sort()
     .map((n) => join(path, n))
-    .filter((f) => statSync(f).isFile())
+    .filter((f) => {
+      try {
+        return statSync(f).isFile()
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        throw new UsageError(`cannot read ${f}: ${code === 'ENOENT' ? 'a symlink to a file that does not exist' : (err as Error).message}`)
+      }
+    })
   if (files.length === 0) throw new UsageError(`no definition files (*.yaml, *.yml, *.json) in ${path}`)
   return files
 }
@@ -64,7 +72,7 @@ export default class DefApply extends BaseCommand<typeof DefApply> {
     const loaded = definitionFiles(this.args.path).map(loadDefinitionFile)
     const problems = [...loaded.flatMap((l) => l.problems), ...duplicateNames(loaded)]
     if (problems.length > 0) {
-      for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`)
+      for (const p of problems) void out.errLine(formatProblem(p))
       const files = new Set(problems.map((p) => p.file)).size
       throw new InvalidDefinitionError(
         `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}: nothing applied`,
@@ -82,8 +90,8 @@ export default class DefApply extends BaseCommand<typeof DefApply> {
         // The store keeps each content once, so reapplying an older file cannot make it the latest again.
         const latest = await getDefinition(db, definition.name)
         if (latest && latest.version > definition.version) {
-          process.stderr.write(
-            `note: ${l.file} matches version ${definition.version} of "${definition.name}", but version ${latest.version} is the latest and new sagas start on it\n`,
+          void out.errLine(
+            `note: ${l.file} matches version ${definition.version} of "${definition.name}", but version ${latest.version} is the latest and new sagas start on it`,
           )
         }
       }

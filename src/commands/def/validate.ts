@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
+import { errLine } from '../../cli/output.js'
 import { color } from '../../cli/render.js'
 import { formatProblem, loadDefinitionFile } from '../../cli/definition-file.js'
 
@@ -27,7 +28,7 @@ export default class DefValidate extends BaseCommand<typeof DefValidate> {
     if (!valid) process.exitCode = 2
     if (!this.jsonEnabled()) {
       if (valid) this.log(`${color.green('OK')} ${loaded.file}: ${out.name} (${out.steps} step${out.steps === 1 ? '' : 's'})`)
-      else for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`)
+      else for (const p of loaded.problems) void errLine(formatProblem(p))
     }
     return out
   }

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
+import { textFlag } from '../../cli/flags.js'
 import { actionLine, operatorFlags } from '../../cli/bulk.js'
 import { shortId } from '../../cli/format.js'
 import { getIntervention, resolveInterventionId } from '../../db/queries/interventions.js'
@@ -27,7 +28,7 @@ export default class InterventionResolve extends BaseCommand<typeof Intervention
   }
   static override flags = {
     action: Flags.string({ summary: 'What to do with the saga.', options: [...ACTIONS], required: true }),
-    note: Flags.string({ summary: 'What you checked or did, for the intervention and the audit log.', required: true }),
+    note: textFlag({ summary: 'What you checked or did, for the intervention and the audit log.', required: true }),
     ...operatorFlags,
   }
 

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
+import { textFlag } from '../../cli/flags.js'
 import { actionTarget, bulkSelectionFlags, operatorFlags, sagaAction } from '../../cli/bulk.js'
 import { Engine } from '../../engine/engine.js'
 import { currentOperator } from '../../engine/operator.js'
@@ -20,7 +21,7 @@ export default class SagaAbort extends BaseCommand<typeof SagaAbort> {
     id: Args.string({ description: 'Saga id or unique prefix; omit it and give filter flags for the bulk form.' }),
   }
   static override flags = {
-    reason: Flags.string({ summary: 'Why, for the audit log and the saga.', required: true }),
+    reason: textFlag({ summary: 'Why, for the audit log and the saga.', required: true }),
     force: Flags.boolean({ summary: 'Confirm that the saga is failed without compensating.' }),
     ...operatorFlags,
     ...bulkSelectionFlags,

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { actionTarget, bulkFlags, findSaga, operatorFlags, sagaAction } from '../../cli/bulk.js'
-import { sagaFilterFlags } from '../../cli/flags.js'
+import { sagaFilterFlags, textFlag } from '../../cli/flags.js'
 import { shortId } from '../../cli/format.js'
 import { color, status, table } from '../../cli/render.js'
 import type { CompensationPlan } from '../../engine/actions.js'
@@ -26,7 +26,7 @@ export default class SagaCompensate extends BaseCommand<typeof SagaCompensate> {
     id: Args.string({ description: 'Saga id or unique prefix; omit it and give filter flags for the bulk form.' }),
   }
   static override flags = {
-    reason: Flags.string({ summary: 'Why, for the audit log and the saga.' }),
+    reason: textFlag({ summary: 'Why, for the audit log and the saga.' }),
     'dry-run': Flags.boolean({ summary: 'With an id: print the compensation plan; with filters: list the sagas. Change nothing.' }),
     ...operatorFlags,
     ...bulkFlags,

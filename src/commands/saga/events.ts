@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { EVENT_HEAD, eventCells, eventLine } from '../../cli/format.js'
+import * as out from '../../cli/output.js'
 import { table } from '../../cli/render.js'
 import { getEvents, getSaga } from '../../db/queries/sagas.js'
 import type { Database } from '../../db/types.js'
@@ -59,9 +60,9 @@ export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
     return { items, next }
   }
 
-  private print(e: SagaEvent): void {
-    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(e)}\n`)
-    else this.log(eventLine(e))
+  /** Waits while the reader is behind, so a slow pipe holds the follow back instead of memory growing. */
+  private print(e: SagaEvent): Promise<void> {
+    return this.jsonEnabled() ? out.json(e, { compact: true }) : out.line(process.stdout, eventLine(e))
   }
 
   /**
@@ -107,7 +108,7 @@ export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
             for (;;) {
               const batch = await getEvents(db, sagaId, { afterId: last, limit: BATCH })
               for (const e of batch) {
-                this.print(e)
+                await this.print(e)
                 last = e.id
               }
               if (batch.length < BATCH) break

@@ -1,5 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
+import * as out from '../../cli/output.js'
+import { terminalSafeLine } from '../../cli/terminal-text.js'
 import { readJsonInput } from '../../cli/input.js'
 import { color, status } from '../../cli/render.js'
 import { formatDuration } from '../../engine/duration.js'
@@ -43,7 +45,7 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
     const onSignal = () => abort.abort()
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
-    if (!quiet) process.stderr.write(`saga ${saga.id} (${saga.definition}@${saga.version})\n`)
+    if (!quiet) void out.errLine(`saga ${saga.id} (${saga.definition}@${saga.version})`)
     const final = await engine
       .run(saga.id, {
         defsDir: this.flags.defs,
@@ -54,7 +56,7 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
           const key = `${work.index}:${work.phase}:${work.attempt}`
           if (!outcome) {
             started.set(key, Date.now())
-            if (live) process.stderr.write(`  … ${label}${work.attempt > 1 ? ` (attempt ${work.attempt})` : ''}\r`)
+            if (live) void out.write(process.stderr, `${terminalSafeLine(`  … ${label}${work.attempt > 1 ? ` (attempt ${work.attempt})` : ''}`)}\r`)
             return
           }
           const took = formatDuration(Date.now() - (started.get(key) ?? Date.now()))
@@ -62,7 +64,7 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
             outcome.kind === 'success'
               ? `  ${color.green('✓')} ${label} ${color.gray(took)}`
               : `  ${color.red('✗')} ${label} ${color.gray(took)} ${outcome.kind}: ${outcome.error}`
-          process.stderr.write(`${line}${live ? '\u001B[K' : ''}\n`)
+          void out.write(process.stderr, `${terminalSafeLine(line, { keepColor: color.level > 0 })}${live ? '\u001B[K' : ''}\n`)
         },
       })
       .finally(() => {

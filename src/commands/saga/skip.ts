@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
+import { textFlag } from '../../cli/flags.js'
 import { actionLine, findSaga, operatorFlags } from '../../cli/bulk.js'
 import { Engine } from '../../engine/engine.js'
 import { currentOperator } from '../../engine/operator.js'
@@ -20,7 +21,7 @@ export default class SagaSkip extends BaseCommand<typeof SagaSkip> {
   }
   static override flags = {
     step: Flags.string({ summary: 'The failed step to mark done.', required: true }),
-    reason: Flags.string({ summary: 'Why, for the audit log.', required: true }),
+    reason: textFlag({ summary: 'Why, for the audit log.', required: true }),
     ...operatorFlags,
   }
 

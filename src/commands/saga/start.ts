@@ -25,7 +25,7 @@ export default class SagaStart extends BaseCommand<typeof SagaStart> {
     const { saga, created } = await engine.start(this.args.definition, input, { key: this.flags.key, version: this.flags.version })
     if (!this.jsonEnabled()) {
       this.log(saga.id)
-      if (!created) process.stderr.write(`key "${this.flags.key}" already started this saga (${saga.status})\n`)
+      if (!created) this.logToStderr(`key "${this.flags.key}" already started this saga (${saga.status})`)
     }
     return saga
   }

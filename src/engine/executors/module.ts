@@ -3,10 +3,12 @@
 // one object: the StepContext plus `idempotencyKey` and an AbortSignal that fires on
 // timeout or shutdown. A timed-out call cannot be stopped, only abandoned, which is why
 // the signal matters: well-behaved steps pass it on to their own I/O.
-import { isAbsolute, resolve } from 'node:path'
+import { realpath } from 'node:fs/promises'
+import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { ModuleCall } from '../definition.js'
 import { formatDuration } from '../duration.js'
+import { modulePathProblem } from '../module-path.js'
 import { callSignal, errorText, idempotencyKey, type CallOutcome, type ExecOptions, type ModuleStepContext, type StepContext } from './types.js'
 
 type Loaded = Record<string, unknown>
@@ -24,7 +26,26 @@ function load(file: string): Promise<Loaded> {
 }
 
 export function resolveModulePath(modulePath: string, defsDir: string): string {
-  return isAbsolute(modulePath) ? modulePath : resolve(defsDir, modulePath)
+  return resolve(defsDir, modulePath)
+}
+
+/**
+ * The file a module step may load, or an error: the path must pass `modulePathProblem`
+ * and, once symlinks are followed, still be inside --defs (a link in --defs pointing out
+ * of it is refused). Missing files are left to the import, which reports them.
+ */
+export async function containedModuleFile(modulePath: string, defsDir: string): Promise<{ file: string } | { refused: string }> {
+  const problem = modulePathProblem(modulePath)
+  if (problem) return { refused: `module ${modulePath} refused: it ${problem}` }
+  const file = resolveModulePath(modulePath, defsDir)
+  const [realDir, realFile] = await Promise.all([realpath(defsDir).catch(() => resolve(defsDir)), realpath(file).catch(() => null)])
+  if (realFile !== null) {
+    const rel = relative(realDir, realFile)
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      return { refused: `module ${modulePath} refused: it resolves to ${realFile}, outside the worker's --defs directory ${realDir}` }
+    }
+  }
+  return { file }
 }
 
 /** Non-retryable by class, by name (a module bundling its own copy) or by flag. */
@@ -40,7 +61,10 @@ function describe(err: unknown): string {
 }
 
 export async function executeModule(call: ModuleCall, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
-  const file = resolveModulePath(call.module, opts.defsDir)
+  const contained = await containedModuleFile(call.module, opts.defsDir)
+  // Business, not transient: retrying cannot make a refused path acceptable.
+  if ('refused' in contained) return { kind: 'business', error: contained.refused }
+  const { file } = contained
   let fn: unknown
   try {
     fn = (await load(file))[call.export]
