@@ -167,7 +167,7 @@ export function actionTarget(
     if (bulk.length > 0) throw new UsageError(`${bulk.join(', ')} applies to the bulk form only: give filter flags instead of an id`)
     return { kind: 'one', id }
   }
-  if (isFilterEmpty(filter)) throw new UsageError('give a saga id, or filter flags (--status, --def, --since, --error, --stuck, --failing) to act on many sagas', 'see --help')
+  if (isFilterEmpty(filter)) throw new UsageError('give a saga id, or filter flags (--status, --def, --since, --error, --stuck, --failing, --key, --tag, --where) to act on many sagas', 'see --help')
   const single = given(only.singleOnly ?? {})
   if (single.length > 0) throw new UsageError(`${single.join(', ')} needs a saga id: it does not apply to the bulk form`)
   return { kind: 'many', filter }

@@ -9,6 +9,7 @@ import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
+import { validateTags } from './search.js'
 import type { Transition } from './transition.js'
 import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
 import { TransitionWriter } from './writer.js'
@@ -16,6 +17,8 @@ import { TransitionWriter } from './writer.js'
 export interface StartOptions {
   key?: string
   version?: number
+  /** Business labels, searchable with `saga list --tag k=v`. */
+  tags?: Record<string, string>
 }
 
 export interface RunOptions {
@@ -53,6 +56,7 @@ export class Engine implements OperatorActions {
       version: def.version,
       input: input ?? null,
       key: opts.key ?? null,
+      tags: validateTags(opts.tags),
       deadlineAt: timeout ? new Date(Date.now() + timeout) : null,
     })
     if (!result.created && result.saga.definition !== def.name) {

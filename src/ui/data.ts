@@ -1,3 +1,5 @@
+import { searchConditions } from '../db/queries/search.js'
+import { parseSearchText } from '../engine/search.js'
 import { EVENT_COLUMNS, INTERVENTION_COLUMNS, SAGA_COLUMNS, STEP_COLUMNS, toEvent, toIntervention, toSaga, toStep } from '../db/rows.js'
 import type { Queryable } from '../db/types.js'
 import type { Intervention, Saga, SagaEvent, SagaStatus, StepRecord } from '../engine/types.js'
@@ -26,7 +28,10 @@ export interface LiveQuery {
   /** One status, several, or undefined for all. */
   status?: SagaStatus | readonly SagaStatus[]
   definition?: string
-  /** Matches an id prefix, or a substring of the definition, step or last error. */
+  /**
+   * Words match an id prefix, or a substring of the definition, step or last error;
+   * `key:<start key>`, `tag:k=v` and `input.a.b=v` tokens search like saga list's --key, --tag and --where.
+   */
   text?: string
   limit: number
 }
@@ -119,7 +124,9 @@ export function createMonitorData(db: Queryable, opts: { displayUrl: string }): 
       const limit = p(q.limit)
       const conds: string[] = []
       if (q.definition) conds.push(`definition = ${p(q.definition)}`)
-      const text = q.text?.trim()
+      const parsed = parseSearchText(q.text ?? '')
+      conds.push(...searchConditions(parsed.search, p))
+      const text = parsed.text
       if (text) {
         const prefix = p(`${likeEscape(text.toLowerCase())}%`)
         const infix = p(`%${likeEscape(text)}%`)

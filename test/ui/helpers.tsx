@@ -147,6 +147,8 @@ export function saga(over: Partial<Saga> = {}): Saga {
     stepIndex: 1,
     input: {},
     key: null,
+    tags: {},
+    forkedFrom: null,
     revision: 3,
     dueAt: null,
     leaseOwner: null,

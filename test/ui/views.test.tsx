@@ -105,6 +105,7 @@ describe('views render fixture data', () => {
       name: 'validate-customer',
       status: 'succeeded',
       attempts: 1,
+      rerun: 0,
       output: null,
       lastError: null,
       errorKind: null,
