@@ -3,10 +3,11 @@ import { v7 as uuidv7 } from 'uuid'
 import { recordAudit } from '../db/audit.js'
 import { SagaStore } from '../db/saga-store.js'
 import type { Database } from '../db/types.js'
-import { ConflictError, NotFoundError, UsageError } from '../errors.js'
+import { ChangedError, ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
+import { abortRefusal, compensateRefusal, leaseRefusal, refuse, retryRefusal, skipRefusal } from './eligibility.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import { validateTags } from './search.js'
@@ -105,15 +106,13 @@ export class Engine implements OperatorActions {
     const saga = await this.get(sagaId)
     const def = await this.defs.get(saga.definition, saga.version)
     const { view } = viewOf(saga, await this.store.stepsOf(sagaId))
-    return { sagaId, status: saga.status, steps: explainPlan(def.spec, view.steps) }
+    const refusal = compensateRefusal(saga)
+    return { sagaId, status: saga.status, allowed: refusal === null, refusal: refusal && `saga ${saga.id} ${refusal}`, steps: explainPlan(def.spec, view.steps) }
   }
 
   async retry(sagaId: string, ctx: ActionContext & { step?: string }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.retry', (saga, def, view) => {
-      const failing = (saga.status === 'running' || saga.status === 'compensating') && saga.lastError !== null
-      if (saga.status !== 'suspended' && !failing) {
-        throw new ConflictError(`saga ${saga.id} is ${saga.status}${saga.status === 'running' ? ' and not failing' : ''}: nothing to retry`)
-      }
+      refuse(saga.id, retryRefusal(saga))
       const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
       const index = saga.stepIndex ?? 0
       const step = def.steps[index]!
@@ -135,18 +134,14 @@ export class Engine implements OperatorActions {
 
   async compensate(sagaId: string, ctx: ActionContext): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.compensate', (saga, def, view) => {
-      if (saga.status === 'compensating' || (saga.status === 'suspended' && saga.compensationPlan)) {
-        throw new ConflictError(`saga ${saga.id} is already compensating${saga.status === 'suspended' ? ' (suspended in compensation: use retry or skip)' : ''}`)
-      }
-      if (isTerminal(saga.status)) throw new ConflictError(`saga ${saga.id} is ${saga.status}: it cannot be compensated`)
+      refuse(saga.id, compensateRefusal(saga))
       return startCompensation(def, view, ctx.reason ? `operator: ${ctx.reason}` : 'operator', { leased: false })
     })
   }
 
   async skip(sagaId: string, ctx: ActionContext & { step: string; reason: string }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.skip', (saga, def, view) => {
-      const failing = (saga.status === 'running' || saga.status === 'compensating') && saga.lastError !== null
-      if (saga.status !== 'suspended' && !failing) throw new ConflictError(`saga ${saga.id} is ${saga.status}: only a failed step can be skipped`)
+      refuse(saga.id, skipRefusal(saga))
       const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
       const index = saga.stepIndex ?? 0
       const step = def.steps[index]!
@@ -172,7 +167,7 @@ export class Engine implements OperatorActions {
 
   async abort(sagaId: string, ctx: ActionContext & { reason: string }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.abort', (saga) => {
-      if (isTerminal(saga.status)) throw new ConflictError(`saga ${saga.id} is already ${saga.status}`)
+      refuse(saga.id, abortRefusal(saga))
       return {
         sagaId: saga.id,
         saga: { status: 'failed', stepIndex: saga.stepIndex, stepName: saga.currentStep, due: 'none', release: true, lastError: saga.lastError, reason: `aborted: ${ctx.reason}`, finished: true },
@@ -217,11 +212,9 @@ export class Engine implements OperatorActions {
       const saga = await this.store.lockSaga(tx, sagaId)
       if (!saga) throw new NotFoundError(`saga ${sagaId} not found`)
       if (ctx.expectedRevision !== undefined && saga.revision !== ctx.expectedRevision) {
-        throw new ConflictError(`saga ${sagaId} changed since you looked at it (revision ${ctx.expectedRevision} -> ${saga.revision}, now ${saga.status})`)
+        throw new ChangedError(`saga ${sagaId} changed since you looked at it (revision ${ctx.expectedRevision} -> ${saga.revision}, now ${saga.status})`)
       }
-      if (saga.leaseOwner && saga.dueAt && saga.dueAt > new Date() && (action === 'saga.retry' || action === 'saga.skip')) {
-        throw new ConflictError(`saga ${sagaId} is being executed by worker ${saga.leaseOwner}`)
-      }
+      if (action === 'saga.retry' || action === 'saga.skip') refuse(sagaId, leaseRefusal(saga))
       const def = await this.defs.get(saga.definition, saga.version, tx)
       const { view } = viewOf(saga, await this.store.stepsOf(sagaId, tx))
       const t = decide(saga, def.spec, view)
@@ -232,7 +225,7 @@ export class Engine implements OperatorActions {
         t.events.push({ type: 'intervention.resolved', data: { action: ctx.resolution?.action ?? actionName, operator: ctx.operator, note: ctx.resolution?.note ?? ctx.reason ?? null } })
       }
       const applied = await this.store.apply([t], 'operator', tx)
-      if (!applied.has(sagaId)) throw new ConflictError(`saga ${sagaId} changed while acting on it`)
+      if (!applied.has(sagaId)) throw new ChangedError(`saga ${sagaId} changed while acting on it`)
       await recordAudit(tx, {
         operator: ctx.operator,
         action: ctx.resolution ? 'intervention.resolve' : action,

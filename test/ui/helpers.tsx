@@ -261,7 +261,7 @@ export function fakeActions(opts: { fail?: (method: string, id: string) => Error
     resolveIntervention: act('resolveIntervention'),
     async compensationPlan(id) {
       calls.push({ method: 'compensationPlan', id, ctx: {} })
-      return opts.plan ?? { sagaId: id, status: 'running', steps: [] }
+      return opts.plan ?? { sagaId: id, status: 'running', allowed: true, refusal: null, steps: [] }
     },
   }
 }

@@ -147,6 +147,8 @@ describe('views render fixture data', () => {
         value: {
           sagaId: suspended.id,
           status: 'suspended',
+          allowed: true,
+          refusal: null,
           steps: [
             { step: 'validate-customer', index: 0, order: null, compensate: false, why: 'no compensation' },
             { step: 'reserve-inventory', index: 1, order: 2, compensate: true, why: 'action succeeded' },

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { actionTarget, bulkSelectionFlags, operatorFlags, sagaAction } from '../../cli/bulk.js'
 import { Engine } from '../../engine/engine.js'
+import { retryRefusal } from '../../engine/eligibility.js'
 import { currentOperator } from '../../engine/operator.js'
 
 export default class SagaRetry extends BaseCommand<typeof SagaRetry> {
@@ -9,7 +10,7 @@ export default class SagaRetry extends BaseCommand<typeof SagaRetry> {
   static override description =
     'A suspended saga resumes at its failed step with a fresh retry policy, resolving its open intervention; a failing saga waiting for its next attempt tries now. ' +
     'Exit 4 when the saga is not suspended or failing, or changed while you looked. ' +
-    'Bulk form: filter flags instead of an id; prints how many match, asks before acting (--yes skips), and reports succeeded, conflicted and failed: exit 0 all succeeded, 4 some conflicted, 1 some failed.'
+    'Bulk form: filter flags instead of an id; prints how many match, asks before acting (--yes skips), and reports succeeded, refused (the state does not allow it), changed meanwhile and failed: exit 0 all succeeded, 4 some refused or changed, 1 some failed. Sagas it would be refused on are named before the question and left alone.'
   static override examples = [
     '<%= config.bin %> saga retry 0193ab12',
     '<%= config.bin %> saga retry 0193ab12-7c3d --step process-payment --reason "payment service back up"',
@@ -38,6 +39,7 @@ export default class SagaRetry extends BaseCommand<typeof SagaRetry> {
       flags: f,
       verb: 'Retry',
       done: 'retried',
+      eligibility: (s, now) => retryRefusal(s, now),
       json: this.jsonEnabled(),
       log: (line) => this.log(line),
       // --step is refused in the bulk form, so it is only ever set for one saga.
