@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 import { recordAudit } from '../db/audit.js'
 import { SagaStore } from '../db/saga-store.js'
-import type { Database } from '../db/types.js'
+import type { Database, Queryable } from '../db/types.js'
 import { ChangedError, ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
@@ -10,6 +10,7 @@ import { DefinitionCache } from './definitions.js'
 import { abortRefusal, compensateRefusal, leaseRefusal, refuse, retryRefusal, skipRefusal } from './eligibility.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
+import { auditValue, replaceInput } from './repair-values.js'
 import { validateTags } from './search.js'
 import type { Transition } from './transition.js'
 import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
@@ -110,7 +111,8 @@ export class Engine implements OperatorActions {
     return { sagaId, status: saga.status, allowed: refusal === null, refusal: refusal && `saga ${saga.id} ${refusal}`, steps: explainPlan(def.spec, view.steps) }
   }
 
-  async retry(sagaId: string, ctx: ActionContext & { step?: string }): Promise<Saga> {
+  /** `input` replaces the saga input before it resumes (the audit row keeps both). */
+  async retry(sagaId: string, ctx: ActionContext & { step?: string; input?: unknown }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.retry', (saga, def, view) => {
       refuse(saga.id, retryRefusal(saga))
       const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
@@ -127,9 +129,9 @@ export class Engine implements OperatorActions {
         sagaId: saga.id,
         saga: { status, stepIndex: index, stepName: step.name, due: 'now', release: true, lastError: null },
         steps,
-        events: [{ type: 'saga.resumed', step: step.name, phase, data: { action: 'retry', operator: ctx.operator, reason: ctx.reason ?? null } }],
+        events: [{ type: 'saga.resumed', step: step.name, phase, data: { action: 'retry', operator: ctx.operator, reason: ctx.reason ?? null, ...(ctx.input === undefined ? {} : { inputReplaced: true }) } }],
       }
-    })
+    }, ctx.input === undefined ? undefined : (tx, saga) => replaceInput(tx, saga, ctx.input))
   }
 
   async compensate(sagaId: string, ctx: ActionContext): Promise<Saga> {
@@ -139,17 +141,20 @@ export class Engine implements OperatorActions {
     })
   }
 
-  async skip(sagaId: string, ctx: ActionContext & { step: string; reason: string }): Promise<Saga> {
+  /** `output` is recorded as the skipped action's output: later steps read it in `results`. */
+  async skip(sagaId: string, ctx: ActionContext & { step: string; reason: string; output?: unknown }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.skip', (saga, def, view) => {
       refuse(saga.id, skipRefusal(saga))
       const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
       const index = saga.stepIndex ?? 0
       const step = def.steps[index]!
       if (ctx.step !== step.name) throw new UsageError(`step "${ctx.step}" is not the failed step of saga ${saga.id} (it is "${step.name}")`)
+      if (ctx.output !== undefined && phase === 'compensation') throw new UsageError(`saga ${saga.id} is compensating ${step.name}: --output applies to a skipped action, not a compensation`)
       const rec = view.steps.get(stepKey(index, phase))
       const next = nextAfter(def, view, index, phase)
-      const skipped = { index, phase, name: step.name, status: 'skipped' as const, attempts: rec?.attempts ?? 0, lastError: null, errorKind: null, finished: true }
-      const events: Transition['events'] = [{ type: 'step.skipped', step: step.name, phase, data: { operator: ctx.operator, reason: ctx.reason } }]
+      const output = ctx.output === undefined ? {} : { output: ctx.output }
+      const skipped = { index, phase, name: step.name, status: 'skipped' as const, attempts: rec?.attempts ?? 0, lastError: null, errorKind: null, finished: true, ...output }
+      const events: Transition['events'] = [{ type: 'step.skipped', step: step.name, phase, data: { operator: ctx.operator, reason: ctx.reason, ...(ctx.output === undefined ? {} : { output: auditValue(ctx.output) }) } }]
       if (next === null) {
         const status = phase === 'action' ? 'completed' : 'compensated'
         events.push({ type: phase === 'action' ? 'saga.completed' : 'saga.compensated' })
@@ -162,7 +167,7 @@ export class Engine implements OperatorActions {
         steps: [skipped],
         events,
       }
-    })
+    }, ctx.output === undefined ? undefined : async () => ({ output: { new: auditValue(ctx.output) } }))
   }
 
   async abort(sagaId: string, ctx: ActionContext & { reason: string }): Promise<Saga> {
@@ -202,11 +207,13 @@ export class Engine implements OperatorActions {
    * One operator action: lock the saga, check its revision and state, write the
    * transition, resolve an open intervention, and record the audit row, in one transaction.
    */
-  private async act(
+  async act(
     sagaId: string,
     ctx: ActionContext & { resolution?: { intervention: string; action: string; note: string } },
     action: string,
     decide: (saga: Saga, def: SagaDefinition, view: SagaView) => Transition,
+    /** Writes what a transition cannot (input, deadline, step resets) in the same transaction; returns audit details. */
+    alsoWrite?: (tx: Queryable, saga: Saga, def: SagaDefinition) => Promise<Record<string, unknown>>,
   ): Promise<Saga> {
     return this.db.transaction(async (tx) => {
       const saga = await this.store.lockSaga(tx, sagaId)
@@ -226,13 +233,14 @@ export class Engine implements OperatorActions {
       }
       const applied = await this.store.apply([t], 'operator', tx)
       if (!applied.has(sagaId)) throw new ChangedError(`saga ${sagaId} changed while acting on it`)
+      const extra = alsoWrite ? await alsoWrite(tx, saga, def.spec) : {}
       await recordAudit(tx, {
         operator: ctx.operator,
         action: ctx.resolution ? 'intervention.resolve' : action,
         target: ctx.resolution?.intervention ?? sagaId,
         sagaId,
         reason: ctx.reason ?? null,
-        details: { from: saga.status, to: t.saga.status, revision: saga.revision, ...(ctx.resolution ? { action: ctx.resolution.action, note: ctx.resolution.note } : {}) },
+        details: { from: saga.status, to: t.saga.status, revision: saga.revision, ...(ctx.resolution ? { action: ctx.resolution.action, note: ctx.resolution.note } : {}), ...extra },
       })
       const after = await this.store.get(sagaId, tx)
       return after!
