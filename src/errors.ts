@@ -42,10 +42,27 @@ export class NotFoundError extends SagactlError {
   override readonly exitCode = ExitCode.notFound
 }
 
-/** The saga's state does not allow the action, or another operator changed it first. */
+/** Why a conflict happened: the saga's state does not allow the action, or it changed meanwhile. */
+export type ConflictKind = 'state' | 'changed'
+
+/** The saga's state does not allow the action (exit 4). */
 export class ConflictError extends SagactlError {
   override readonly code = 'conflict'
   override readonly exitCode = ExitCode.conflict
+  readonly conflict: ConflictKind = 'state'
+}
+
+/** The saga changed after the operator looked at it (another operator, a worker): also exit 4. */
+export class ChangedError extends ConflictError {
+  override readonly conflict: ConflictKind = 'changed'
+}
+
+/** The kind of a conflict, also for errors that crossed a process boundary as `{code, conflict}`; null for other errors. */
+export function conflictKind(err: unknown): ConflictKind | null {
+  if (err instanceof ConflictError) return err.conflict
+  const e = err as { code?: unknown; conflict?: unknown } | null
+  if (e?.code !== 'conflict') return null
+  return e.conflict === 'changed' ? 'changed' : 'state'
 }
 
 export class UnhealthyError extends SagactlError {

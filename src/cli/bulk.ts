@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core'
 import { countSagas, getSaga, listSagas, resolveSagaId, type SagaFilter } from '../db/queries/sagas.js'
 import type { Queryable } from '../db/types.js'
 import type { Saga } from '../engine/types.js'
-import { ConflictError, ExitCode, NotFoundError, UsageError } from '../errors.js'
+import { conflictKind, ExitCode, NotFoundError, UsageError, type ConflictKind } from '../errors.js'
+import { refusalsOf, refusalSummary, type Eligibility, type RefusalCount } from './bulk-eligibility.js'
 import { confirmOrRefuse } from './confirm.js'
 import { filterFromFlags, isFilterEmpty, sagaFilterFlags, type SagaFilterFlagValues } from './flags.js'
 import { sagaTable, shortId, truncate } from './format.js'
@@ -14,16 +15,24 @@ import { color, status, table } from './render.js'
 export interface BulkTarget {
   id: string
   revision?: number
+  /** Set when the saga's state, as read, does not allow the action: it is counted as refused, not acted on. */
+  refusal?: string | null
 }
 
 export interface BulkError {
   id: string
   message: string
+  /** For conflicts: the state does not allow it, or the saga changed meanwhile. */
+  kind?: ConflictKind
 }
 
 export interface BulkTally {
   succeeded: number
-  /** The saga changed since it was read, or its state no longer allows the action. */
+  /** Refused: the saga's state does not allow the action; nothing was changed. */
+  refused: number
+  /** The saga changed after it was read (a worker, another operator); nothing was changed. */
+  changed: number
+  /** refused + changed: both exit 4. */
   conflicted: number
   failed: number
   /** The first few failures (not conflicts): what to look at. */
@@ -35,6 +44,8 @@ export interface BulkTally {
 export interface BulkProgress {
   done: number
   succeeded: number
+  refused: number
+  changed: number
   conflicted: number
   failed: number
 }
@@ -49,7 +60,6 @@ export interface BulkLoopOptions {
 
 export type BulkAct = (id: string, expectedRevision: number | undefined) => Promise<unknown>
 
-const isConflict = (err: unknown) => err instanceof ConflictError || (err as { code?: unknown } | null)?.code === 'conflict'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -58,33 +68,46 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * is never followed by a catch-up burst.
  */
 export async function runBulk(targets: Iterable<BulkTarget> | AsyncIterable<BulkTarget>, act: BulkAct, opts: BulkLoopOptions = {}): Promise<BulkTally> {
-  const tally: BulkTally = { succeeded: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] }
+  const tally: BulkTally = { succeeded: 0, refused: 0, changed: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] }
   const interval = opts.rps ? 1000 / opts.rps : 0
   const maxErrors = opts.maxErrors ?? 10
   let lastStart = -Infinity
   let done = 0
+  const conflict = (id: string, message: string, kind: ConflictKind) => {
+    tally[kind === 'state' ? 'refused' : 'changed']++
+    tally.conflicted++
+    if (tally.conflicts.length < maxErrors) tally.conflicts.push({ id, message, kind })
+  }
   for await (const t of targets) {
-    const wait = lastStart + interval - Date.now()
-    if (wait > 0) await sleep(wait)
-    lastStart = Date.now()
-    try {
-      await act(t.id, t.revision)
-      tally.succeeded++
-    } catch (err) {
-      const conflict = isConflict(err)
-      if (conflict) tally.conflicted++
-      else tally.failed++
-      const kept = conflict ? tally.conflicts : tally.errors
-      if (kept.length < maxErrors) kept.push({ id: t.id, message: err instanceof Error ? err.message : String(err) })
+    if (t.refusal) {
+      // Refused on what was read: no call, no pause for --rps, nothing changed.
+      conflict(t.id, `saga ${t.id} ${t.refusal}`, 'state')
+    } else {
+      const wait = lastStart + interval - Date.now()
+      if (wait > 0) await sleep(wait)
+      lastStart = Date.now()
+      try {
+        await act(t.id, t.revision)
+        tally.succeeded++
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err)
+        const kind = conflictKind(err)
+        if (kind) conflict(t.id, message, kind)
+        else {
+          tally.failed++
+          if (tally.errors.length < maxErrors) tally.errors.push({ id: t.id, message })
+        }
+      }
     }
     done++
-    opts.onProgress?.({ done, succeeded: tally.succeeded, conflicted: tally.conflicted, failed: tally.failed })
+    const { succeeded, refused, changed, conflicted, failed } = tally
+    opts.onProgress?.({ done, succeeded, refused, changed, conflicted, failed })
   }
   return tally
 }
 
 /** 0 when every action succeeded, 1 when any failed, else 4 when any conflicted. */
-export function bulkExitCode(t: BulkTally): number {
+export function bulkExitCode(t: Pick<BulkTally, 'failed' | 'conflicted'> & Partial<BulkTally>): number {
   if (t.failed > 0) return ExitCode.unexpected
   return t.conflicted > 0 ? ExitCode.conflict : ExitCode.ok
 }
@@ -106,8 +129,11 @@ export async function* matchingSagas(q: Queryable, filter: SagaFilter, max: numb
   }
 }
 
-async function* targetsOf(chunks: AsyncIterable<Saga[]>): AsyncGenerator<BulkTarget> {
-  for await (const chunk of chunks) yield* chunk
+async function* targetsOf(chunks: AsyncIterable<Saga[]>, eligibility?: Eligibility): AsyncGenerator<BulkTarget> {
+  const now = new Date()
+  for await (const chunk of chunks) {
+    for (const s of chunk) yield { id: s.id, revision: s.revision, refusal: eligibility?.(s, now) ?? null }
+  }
 }
 
 /* The command side: flags, the id-or-filters choice, confirmation and the report. */
@@ -168,7 +194,7 @@ export function actionTarget(
     if (bulk.length > 0) throw new UsageError(`${bulk.join(', ')} applies to the bulk form only: give filter flags instead of an id`)
     return { kind: 'one', id }
   }
-  if (isFilterEmpty(filter)) throw new UsageError('give a saga id, or filter flags (--status, --def, --since, --error, --stuck, --failing) to act on many sagas', 'see --help')
+  if (isFilterEmpty(filter)) throw new UsageError('give a saga id, or filter flags (--status, --def, --since, --error, --stuck, --failing, --key, --tag, --where) to act on many sagas', 'see --help')
   const single = given(only.singleOnly ?? {})
   if (single.length > 0) throw new UsageError(`${single.join(', ')} needs a saga id: it does not apply to the bulk form`)
   return { kind: 'many', filter }
@@ -193,7 +219,10 @@ export interface BulkReport extends BulkTally {
 export interface BulkDryRun {
   dryRun: true
   matched: number
-  /** The sagas that would be acted on; filled for --json only, people get tables as chunks arrive. */
+  /** Of the matched, how many the action would be refused on, by reason. */
+  refused: number
+  refusals: RefusalCount[]
+  /** The sagas that match; filled for --json only, people get tables as chunks arrive. */
   items: Saga[]
 }
 
@@ -206,6 +235,8 @@ export interface BulkCommandOptions {
   done: string
   /** Said in the question after the count, e.g. what the action does not do. */
   warning?: string
+  /** Why the action would be refused on a saga in its state (null: allowed); asked before the question and the dry run. */
+  eligibility?: Eligibility
   yes: boolean
   dryRun: boolean
   rps?: number
@@ -226,12 +257,15 @@ export async function bulkAction(o: BulkCommandOptions): Promise<BulkReport | Bu
   const count = await countSagas(o.db, o.filter)
   const matched = o.limit === undefined ? count : Math.min(count, o.limit)
   process.stderr.write(`${sagas(count)} ${count === 1 ? 'matches' : 'match'}${matched < count ? ` (--limit: the newest ${fmt(matched)})` : ''}\n`)
-  if (o.dryRun) return dryRun(o, matched)
-  const report: BulkReport = { matched, succeeded: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] }
+  const refusals = o.eligibility && matched > 0 ? await refusalsOf(matchingSagas(o.db, o.filter, matched), o.eligibility) : { refused: 0, reasons: [] }
+  if (refusals.refused > 0) process.stderr.write(`${refusalSummary(refusals, matched)}\n`)
+  if (o.dryRun) return dryRun(o, matched, refusals)
+  const report: BulkReport = { matched, succeeded: 0, refused: 0, changed: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] }
   if (matched === 0) return report
-  if (!(await confirmOrRefuse(`${o.verb} ${sagas(matched)}${o.warning ? ` ${o.warning}` : ''}?`, { yes: o.yes, what: sagas(matched) }))) return report
+  const willAct = matched - refusals.refused
+  if (willAct > 0 && !(await confirmOrRefuse(`${o.verb} ${sagas(willAct)}${o.warning ? ` ${o.warning}` : ''}?`, { yes: o.yes, what: sagas(willAct) }))) return report
   const progress = process.stderr.isTTY && process.stdout.isTTY ? progressLine(o.done, matched) : undefined
-  const tally = await runBulk(targetsOf(matchingSagas(o.db, o.filter, matched)), o.act, { rps: o.rps, onProgress: progress?.update })
+  const tally = await runBulk(targetsOf(matchingSagas(o.db, o.filter, matched), o.eligibility), o.act, { rps: o.rps, onProgress: progress?.update })
   progress?.clear()
   Object.assign(report, tally)
   process.exitCode = bulkExitCode(report)
@@ -239,14 +273,20 @@ export async function bulkAction(o: BulkCommandOptions): Promise<BulkReport | Bu
   return report
 }
 
-async function dryRun(o: BulkCommandOptions, matched: number): Promise<BulkDryRun> {
-  const out: BulkDryRun = { dryRun: true, matched, items: [] }
+async function dryRun(o: BulkCommandOptions, matched: number, refusals: { refused: number; reasons: RefusalCount[] }): Promise<BulkDryRun> {
+  const out: BulkDryRun = { dryRun: true, matched, refused: refusals.refused, refusals: refusals.reasons, items: [] }
   const now = new Date()
   for await (const chunk of matchingSagas(o.db, o.filter, matched)) {
     if (o.json) out.items.push(...chunk)
     else o.log(sagaTable(chunk, now))
   }
-  if (!o.json) o.log(`dry run: would act on ${sagas(matched)}; nothing changed`)
+  // A dry run exits as the action would: 4 when some of it would be refused.
+  if (refusals.refused > 0) process.exitCode = ExitCode.conflict
+  if (!o.json) {
+    const acting = matched - refusals.refused
+    o.log(`dry run: would act on ${sagas(acting)}${refusals.refused > 0 ? `, and be refused on ${fmt(refusals.refused)}` : ''}; nothing changed`)
+    if (refusals.refused > 0) o.log(table(['refused', 'sagas'], refusals.reasons.map((r) => [r.reason, fmt(r.count)])))
+  }
   return out
 }
 
@@ -254,13 +294,23 @@ function reportText(done: string, r: BulkReport): string {
   const paint = (n: number, c: (s: string) => string) => (n > 0 ? c(fmt(n)) : fmt(n))
   const lines = [
     `${done} ${fmt(r.succeeded)} of ${sagas(r.matched)}`,
-    table(['result', 'sagas'], [['succeeded', fmt(r.succeeded)], ['conflicted', paint(r.conflicted, color.yellow)], ['failed', paint(r.failed, color.red)]]),
+    table(
+      ['result', 'sagas'],
+      [
+        ['succeeded', fmt(r.succeeded)],
+        ['refused (state does not allow it)', paint(r.refused, color.yellow)],
+        ['changed meanwhile', paint(r.changed, color.yellow)],
+        ['failed', paint(r.failed, color.red)],
+      ],
+    ),
   ]
-  const kept = [...r.errors.map((e) => [e.id, color.red('failed'), truncate(e.message, 100)]), ...r.conflicts.map((e) => [e.id, color.yellow('conflicted'), truncate(e.message, 100)])]
+  const kept = [
+    ...r.errors.map((e) => [e.id, color.red('failed'), truncate(e.message, 100)]),
+    ...r.conflicts.map((e) => [e.id, color.yellow(e.kind === 'changed' ? 'changed' : 'refused'), truncate(e.message, 100)]),
+  ]
   if (kept.length > 0) lines.push(table(['saga', 'result', 'why'], kept))
   const more = r.failed - r.errors.length + (r.conflicted - r.conflicts.length)
   if (more > 0) lines.push(color.dim(`and ${fmt(more)} more not shown`))
-  if (r.conflicted > 0) lines.push(color.dim('conflicted: the saga changed since it was read, or its state does not allow this'))
   return lines.join('\n')
 }
 
@@ -272,7 +322,7 @@ function progressLine(done: string, total: number) {
       const now = Date.now()
       if (p.done < total && now - last < 100) return
       last = now
-      process.stderr.write(`\r${done} ${fmt(p.done)}/${fmt(total)}: ${fmt(p.succeeded)} ok, ${fmt(p.conflicted)} conflicted, ${fmt(p.failed)} failed\x1b[K`)
+      process.stderr.write(`\r${done} ${fmt(p.done)}/${fmt(total)}: ${fmt(p.succeeded)} ok, ${fmt(p.refused)} refused, ${fmt(p.changed)} changed, ${fmt(p.failed)} failed\x1b[K`)
     },
     clear() {
       process.stderr.write('\r\x1b[K')
@@ -287,6 +337,7 @@ export interface SagaActionOptions {
   verb: string
   done: string
   warning?: string
+  eligibility?: Eligibility
   json: boolean
   log: (line: string) => void
   /** The engine call, with the revision the operator's selection saw. */
@@ -305,6 +356,7 @@ export async function sagaAction(o: SagaActionOptions): Promise<Saga | BulkRepor
       verb: o.verb,
       done: o.done,
       warning: o.warning,
+      eligibility: o.eligibility,
       yes: o.flags.yes ?? false,
       dryRun: o.flags['dry-run'] ?? false,
       rps: o.flags.rps,

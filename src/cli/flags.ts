@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import type { SagaFilter } from '../db/queries/sagas.js'
 import { parseDuration } from '../engine/duration.js'
+import { parseWhere, tagsFromTexts } from '../engine/search.js'
 import { SAGA_STATUSES, type SagaStatus } from '../engine/types.js'
 
 /** A bad value is a usage error: oclif maps an error carrying `oclif.exit` to one (exit 2). */
@@ -59,6 +60,18 @@ export const sagaFilterFlags = {
   'stuck-after': periodFlag({ summary: 'How long without progress counts as stuck.', default: 600_000, defaultHelp: async () => '10m', helpGroup: 'FILTER' }),
   failing: Flags.boolean({ summary: 'Only sagas still running or compensating whose latest call failed (retrying).', helpGroup: 'FILTER' }),
   error: Flags.string({ summary: 'Only sagas whose last error or reason contains this text (case-insensitive).', helpGroup: 'FILTER' }),
+  key: Flags.string({ summary: 'Only the saga started with this key (--key of saga start).', helpGroup: 'FILTER' }),
+  tag: Flags.string({ summary: 'Only sagas with this tag, as key=value (repeatable: all must match).', multiple: true, helpGroup: 'FILTER' }),
+  where: Flags.string({
+    summary: 'Only sagas whose input holds this value, as input.<path>=<value>, e.g. input.customer.id=42 (repeatable: all must match).',
+    multiple: true,
+    helpGroup: 'FILTER',
+  }),
+}
+
+/** `saga start` and `saga run`: the labels a new saga carries. */
+export const startTagFlag = {
+  tag: Flags.string({ summary: 'Tag the saga, as key=value (repeatable); find it again with saga list --tag.', multiple: true }),
 }
 
 export const pageFlags = {
@@ -75,6 +88,9 @@ export interface SagaFilterFlagValues {
   'stuck-after'?: number
   failing?: boolean
   error?: string
+  key?: string
+  tag?: string[]
+  where?: string[]
 }
 
 export function filterFromFlags(flags: SagaFilterFlagValues, now: Date = new Date()): SagaFilter {
@@ -86,6 +102,9 @@ export function filterFromFlags(flags: SagaFilterFlagValues, now: Date = new Dat
   if (flags.stuck) filter.stuckAfterMs = flags['stuck-after'] ?? 600_000
   if (flags.failing) filter.failing = true
   if (flags.error !== undefined && flags.error !== '') filter.error = flags.error
+  if (flags.key !== undefined) filter.key = flags.key
+  if (flags.tag?.length) filter.tags = tagsFromTexts(flags.tag)
+  if (flags.where?.length) filter.where = flags.where.map(parseWhere)
   return filter
 }
 

@@ -77,6 +77,8 @@ export function sagaHeader(saga: Saga, now: Date = new Date(), waiting: Map<stri
     ['deadline', saga.finishedAt ? null : when(saga.deadlineAt, now)],
     ['next run', saga.finishedAt ? null : when(saga.dueAt, now)],
     ['key', saga.key],
+    ['tags', Object.keys(saga.tags).length ? Object.entries(saga.tags).map(([k, v]) => `${k}=${v}`).join(' ') : null],
+    ['forked from', saga.forkedFrom],
     ['reason', saga.reason],
     ['last error', saga.lastError ? color.red(saga.lastError) : null],
   ])

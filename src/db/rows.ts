@@ -3,7 +3,7 @@ import type { AuditEntry, Intervention, Saga, SagaEvent, StepRecord } from '../e
 /** Column lists and row mappers shared by every query module: one place knows the table shapes. */
 
 export const SAGA_COLUMNS =
-  'id, definition, version, status, step_index, step_name, input, idempotency_key, revision, due_at, lease_owner, deadline_at, comp_plan, last_error, reason, created_at, updated_at, finished_at, waiting_for'
+  'id, definition, version, status, step_index, step_name, input, idempotency_key, revision, due_at, lease_owner, deadline_at, comp_plan, last_error, reason, created_at, updated_at, finished_at, waiting_for, tags, forked_from'
 
 /** Everything but the input, which a list never shows and which may be large. */
 export const SAGA_LIST_COLUMNS = SAGA_COLUMNS.replace('input, ', '')
@@ -22,6 +22,8 @@ export function toSaga(r: Row): Saga {
     stepIndex: (r.step_index as number | null) ?? null,
     input: r.input,
     key: (r.idempotency_key as string | null) ?? null,
+    tags: (r.tags as Record<string, string> | null) ?? {},
+    forkedFrom: (r.forked_from as string | null) ?? null,
     revision: r.revision as number,
     dueAt: date(r.due_at),
     leaseOwner: (r.lease_owner as string | null) ?? null,
@@ -36,7 +38,7 @@ export function toSaga(r: Row): Saga {
   }
 }
 
-export const STEP_COLUMNS = 'saga_id, step_index, phase, name, status, attempts, output, last_error, error_kind, started_at, finished_at, updated_at'
+export const STEP_COLUMNS = 'saga_id, step_index, phase, name, status, attempts, rerun, output, last_error, error_kind, started_at, finished_at, updated_at'
 
 export function toStep(r: Row): StepRecord {
   return {
@@ -46,6 +48,7 @@ export function toStep(r: Row): StepRecord {
     name: r.name as string,
     status: r.status as StepRecord['status'],
     attempts: r.attempts as number,
+    rerun: (r.rerun as number | null) ?? 0,
     output: r.output ?? null,
     lastError: (r.last_error as string | null) ?? null,
     errorKind: (r.error_kind as StepRecord['errorKind']) ?? null,

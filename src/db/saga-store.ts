@@ -94,7 +94,9 @@ export interface NewSaga {
   version: number
   input: unknown
   key: string | null
+  tags?: Record<string, string>
   deadlineAt: Date | null
+  forkedFrom?: string | null
 }
 
 export interface ClaimedSaga {
@@ -126,8 +128,8 @@ export class SagaStore {
   private async insertOnce(s: NewSaga): Promise<{ saga: Saga; created: boolean } | undefined> {
     const res = await this.db.query(
       `WITH ins AS (
-         INSERT INTO {{schema}}.sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at)
-         VALUES ($1, $2, $3, 'pending', $4, $5, now(), $6)
+         INSERT INTO {{schema}}.sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at, tags, forked_from)
+         VALUES ($1, $2, $3, 'pending', $4, $5, now(), $6, $10::jsonb, $11)
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING ${SAGA_COLUMNS}
        ), ev AS (
@@ -142,7 +144,7 @@ export class SagaStore {
        SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
        UNION ALL
        SELECT false AS created, ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel, this.db.schema],
+      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel, this.db.schema, JSON.stringify(s.tags ?? {}), s.forkedFrom ?? null],
       { name: 'sagactl_insert_saga' },
     )
     const row = res.rows[0]

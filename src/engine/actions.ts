@@ -20,6 +20,9 @@ export interface CompensationPlanEntry {
 export interface CompensationPlan {
   sagaId: string
   status: Saga['status']
+  /** False when compensate would be refused in the saga's current state; `refusal` says why. */
+  allowed: boolean
+  refusal: string | null
   steps: CompensationPlanEntry[]
 }
 

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 import { recordAudit } from '../db/audit.js'
 import { SagaStore } from '../db/saga-store.js'
-import type { Database } from '../db/types.js'
-import { ConflictError, NotFoundError, UsageError } from '../errors.js'
+import type { Database, Queryable } from '../db/types.js'
+import { ChangedError, ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
@@ -11,9 +11,12 @@ import { unstorableJson } from './executors/outcome.js'
 import { keepLeases } from './heartbeat.js'
 import { pauseParticipant, resumeParticipant, type ParticipantSummary } from './participants/controls.js'
 import { ParticipantGate } from './participants/gate.js'
+import { abortRefusal, compensateRefusal, leaseRefusal, refuse, retryRefusal, skipRefusal } from './eligibility.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { MAX_INPUT_BYTES } from './limits.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
+import { auditValue, replaceInput } from './repair-values.js'
+import { validateTags } from './search.js'
 import type { Transition } from './transition.js'
 import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
 import { TransitionWriter } from './writer.js'
@@ -21,6 +24,8 @@ import { TransitionWriter } from './writer.js'
 export interface StartOptions {
   key?: string
   version?: number
+  /** Business labels, searchable with `saga list --tag k=v`. */
+  tags?: Record<string, string>
 }
 
 export interface RunOptions {
@@ -69,6 +74,7 @@ export class Engine implements OperatorActions {
       version: def.version,
       input: input ?? null,
       key: opts.key ?? null,
+      tags: validateTags(opts.tags),
       deadlineAt: timeout ? new Date(Date.now() + timeout) : null,
     })
     if (!result.created && result.saga.definition !== def.name) {
@@ -134,15 +140,14 @@ export class Engine implements OperatorActions {
     const saga = await this.get(sagaId)
     const def = await this.defs.get(saga.definition, saga.version)
     const { view } = viewOf(saga, await this.store.stepsOf(sagaId))
-    return { sagaId, status: saga.status, steps: explainPlan(def.spec, view.steps) }
+    const refusal = compensateRefusal(saga)
+    return { sagaId, status: saga.status, allowed: refusal === null, refusal: refusal && `saga ${saga.id} ${refusal}`, steps: explainPlan(def.spec, view.steps) }
   }
 
-  async retry(sagaId: string, ctx: ActionContext & { step?: string }): Promise<Saga> {
+  /** `input` replaces the saga input before it resumes (the audit row keeps both). */
+  async retry(sagaId: string, ctx: ActionContext & { step?: string; input?: unknown }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.retry', (saga, def, view) => {
-      const failing = (saga.status === 'running' || saga.status === 'compensating') && saga.lastError !== null
-      if (saga.status !== 'suspended' && !failing) {
-        throw new ConflictError(`saga ${saga.id} is ${saga.status}${saga.status === 'running' ? ' and not failing' : ''}: nothing to retry`)
-      }
+      refuse(saga.id, retryRefusal(saga))
       const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
       const index = saga.stepIndex ?? 0
       const step = def.steps[index]!
@@ -157,33 +162,32 @@ export class Engine implements OperatorActions {
         sagaId: saga.id,
         saga: { status, stepIndex: index, stepName: step.name, due: 'now', release: true, lastError: null },
         steps,
-        events: [{ type: 'saga.resumed', step: step.name, phase, data: { action: 'retry', operator: ctx.operator, reason: ctx.reason ?? null } }],
+        events: [{ type: 'saga.resumed', step: step.name, phase, data: { action: 'retry', operator: ctx.operator, reason: ctx.reason ?? null, ...(ctx.input === undefined ? {} : { inputReplaced: true }) } }],
       }
-    })
+    }, ctx.input === undefined ? undefined : (tx, saga) => replaceInput(tx, saga, ctx.input))
   }
 
   async compensate(sagaId: string, ctx: ActionContext): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.compensate', (saga, def, view) => {
-      if (saga.status === 'compensating' || (saga.status === 'suspended' && saga.compensationPlan)) {
-        throw new ConflictError(`saga ${saga.id} is already compensating${saga.status === 'suspended' ? ' (suspended in compensation: use retry or skip)' : ''}`)
-      }
-      if (isTerminal(saga.status)) throw new ConflictError(`saga ${saga.id} is ${saga.status}: it cannot be compensated`)
+      refuse(saga.id, compensateRefusal(saga))
       return startCompensation(def, view, ctx.reason ? `operator: ${ctx.reason}` : 'operator', { leased: false })
     })
   }
 
-  async skip(sagaId: string, ctx: ActionContext & { step: string; reason: string }): Promise<Saga> {
+  /** `output` is recorded as the skipped action's output: later steps read it in `results`. */
+  async skip(sagaId: string, ctx: ActionContext & { step: string; reason: string; output?: unknown }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.skip', (saga, def, view) => {
-      const failing = (saga.status === 'running' || saga.status === 'compensating') && saga.lastError !== null
-      if (saga.status !== 'suspended' && !failing) throw new ConflictError(`saga ${saga.id} is ${saga.status}: only a failed step can be skipped`)
+      refuse(saga.id, skipRefusal(saga))
       const phase: Phase = saga.compensationPlan ? 'compensation' : 'action'
       const index = saga.stepIndex ?? 0
       const step = def.steps[index]!
       if (ctx.step !== step.name) throw new UsageError(`step "${ctx.step}" is not the failed step of saga ${saga.id} (it is "${step.name}")`)
+      if (ctx.output !== undefined && phase === 'compensation') throw new UsageError(`saga ${saga.id} is compensating ${step.name}: --output applies to a skipped action, not a compensation`)
       const rec = view.steps.get(stepKey(index, phase))
       const next = nextAfter(def, view, index, phase)
-      const skipped = { index, phase, name: step.name, status: 'skipped' as const, attempts: rec?.attempts ?? 0, lastError: null, errorKind: null, finished: true }
-      const events: Transition['events'] = [{ type: 'step.skipped', step: step.name, phase, data: { operator: ctx.operator, reason: ctx.reason } }]
+      const output = ctx.output === undefined ? {} : { output: ctx.output }
+      const skipped = { index, phase, name: step.name, status: 'skipped' as const, attempts: rec?.attempts ?? 0, lastError: null, errorKind: null, finished: true, ...output }
+      const events: Transition['events'] = [{ type: 'step.skipped', step: step.name, phase, data: { operator: ctx.operator, reason: ctx.reason, ...(ctx.output === undefined ? {} : { output: auditValue(ctx.output) }) } }]
       if (next === null) {
         const status = phase === 'action' ? 'completed' : 'compensated'
         events.push({ type: phase === 'action' ? 'saga.completed' : 'saga.compensated' })
@@ -196,12 +200,12 @@ export class Engine implements OperatorActions {
         steps: [skipped],
         events,
       }
-    })
+    }, ctx.output === undefined ? undefined : async () => ({ output: { new: auditValue(ctx.output) } }))
   }
 
   async abort(sagaId: string, ctx: ActionContext & { reason: string }): Promise<Saga> {
     return this.act(sagaId, ctx, 'saga.abort', (saga) => {
-      if (isTerminal(saga.status)) throw new ConflictError(`saga ${saga.id} is already ${saga.status}`)
+      refuse(saga.id, abortRefusal(saga))
       return {
         sagaId: saga.id,
         saga: { status: 'failed', stepIndex: saga.stepIndex, stepName: saga.currentStep, due: 'none', release: true, lastError: saga.lastError, reason: `aborted: ${ctx.reason}`, finished: true },
@@ -236,11 +240,13 @@ export class Engine implements OperatorActions {
    * One operator action: lock the saga, check its revision and state, write the
    * transition, resolve an open intervention, and record the audit row, in one transaction.
    */
-  private async act(
+  async act(
     sagaId: string,
     ctx: ActionContext & { resolution?: { intervention: string; action: string; note: string } },
     action: string,
     decide: (saga: Saga, def: SagaDefinition, view: SagaView) => Transition,
+    /** Writes what a transition cannot (input, deadline, step resets) in the same transaction; returns audit details. */
+    alsoWrite?: (tx: Queryable, saga: Saga, def: SagaDefinition) => Promise<Record<string, unknown>>,
   ): Promise<Saga> {
     // The audit log is the record of why: a blank reason or note would audit nothing.
     if (ctx.reason !== undefined && ctx.reason.trim() === '') throw new UsageError('the reason is empty', 'say why, for the audit log')
@@ -250,11 +256,9 @@ export class Engine implements OperatorActions {
       const saga = await this.store.lockSaga(tx, sagaId)
       if (!saga) throw new NotFoundError(`saga ${sagaId} not found`)
       if (ctx.expectedRevision !== undefined && saga.revision !== ctx.expectedRevision) {
-        throw new ConflictError(`saga ${sagaId} changed since you looked at it (revision ${ctx.expectedRevision} -> ${saga.revision}, now ${saga.status})`)
+        throw new ChangedError(`saga ${sagaId} changed since you looked at it (revision ${ctx.expectedRevision} -> ${saga.revision}, now ${saga.status})`)
       }
-      if (saga.leaseOwner && saga.dueAt && saga.dueAt > new Date() && (action === 'saga.retry' || action === 'saga.skip')) {
-        throw new ConflictError(`saga ${sagaId} is being executed by worker ${saga.leaseOwner}`)
-      }
+      if (action === 'saga.retry' || action === 'saga.skip') refuse(sagaId, leaseRefusal(saga))
       const def = await this.defs.get(saga.definition, saga.version, tx)
       const { view } = viewOf(saga, await this.store.stepsOf(sagaId, tx))
       const t = decide(saga, def.spec, view)
@@ -265,14 +269,15 @@ export class Engine implements OperatorActions {
         t.events.push({ type: 'intervention.resolved', data: { action: ctx.resolution?.action ?? actionName, operator: ctx.operator, note: ctx.resolution?.note ?? ctx.reason ?? null } })
       }
       const applied = await this.store.apply([t], 'operator', tx)
-      if (!applied.has(sagaId)) throw new ConflictError(`saga ${sagaId} changed while acting on it`)
+      if (!applied.has(sagaId)) throw new ChangedError(`saga ${sagaId} changed while acting on it`)
+      const extra = alsoWrite ? await alsoWrite(tx, saga, def.spec) : {}
       await recordAudit(tx, {
         operator: ctx.operator,
         action: ctx.resolution ? 'intervention.resolve' : action,
         target: ctx.resolution?.intervention ?? sagaId,
         sagaId,
         reason: ctx.reason ?? null,
-        details: { from: saga.status, to: t.saga.status, revision: saga.revision, ...(ctx.resolution ? { action: ctx.resolution.action, note: ctx.resolution.note } : {}) },
+        details: { from: saga.status, to: t.saga.status, revision: saga.revision, ...(ctx.resolution ? { action: ctx.resolution.action, note: ctx.resolution.note } : {}), ...extra },
       })
       const after = await this.store.get(sagaId, tx)
       return after!

@@ -58,6 +58,8 @@ function applyToView(v: SagaView, results: Record<string, unknown>, t: Transitio
  */
 export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Saga, steps: StepRecord[], reclaimedFrom: string | null): Promise<RunEnd> {
   const { view, results } = viewOf(saga, steps)
+  // Only an operator changes a step's rerun count, and never while a worker holds the saga.
+  const reruns = new Map(steps.filter((s) => s.rerun > 0).map((s) => [stepKey(s.index, s.phase), s.rerun]))
   let firstWrite = reclaimedFrom ? [{ type: 'saga.reclaimed' as const, data: { from: reclaimedFrom } }] : []
   let lastError = saga.lastError
   let waitingFor = saga.waitingFor
@@ -122,7 +124,7 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
     const call = work.phase === 'action' ? work.step.action : work.step.compensation!
     let outcome = await executeCall(
       call,
-      { sagaId: saga.id, step: work.step.name, phase: work.phase, attempt: work.attempt, input: saga.input, results: { ...results } },
+      { sagaId: saga.id, step: work.step.name, phase: work.phase, attempt: work.attempt, input: saga.input, results: { ...results }, rerun: reruns.get(stepKey(work.index, work.phase)) ?? 0 },
       { timeoutMs: work.step.timeout, defsDir: ctx.defsDir, env: ctx.env },
     )
     ctx.onCall?.(work, view, outcome)

@@ -20,6 +20,10 @@ export interface Saga {
   stepIndex: number | null
   input: unknown
   key: string | null
+  /** Business labels given at start (`--tag k=v`), searchable with `saga list --tag`. */
+  tags: Record<string, string>
+  /** The saga this one was forked from, if any. */
+  forkedFrom: string | null
   /** Bumped by every transition; operator actions check it. */
   revision: number
   dueAt: Date | null
@@ -43,6 +47,8 @@ export interface StepRecord {
   name: string
   status: StepStatus
   attempts: number
+  /** Times an operator sent this step round again; part of its idempotency key when above 0. */
+  rerun: number
   output: unknown
   lastError: string | null
   errorKind: ErrorKind | null

@@ -13,6 +13,14 @@ export interface StuckSaga {
   now: Date
 }
 
+export interface GroupSaga {
+  id: string
+  revision: number
+  status?: SagaStatus
+  /** Suspended or failing in compensation: compensate is refused. */
+  inCompensation?: boolean
+}
+
 export interface FailureGroup {
   /** definition, step and normalised error: stable across refreshes, used to keep the selection. */
   key: string
@@ -24,8 +32,8 @@ export interface FailureGroup {
   sample: string
   count: number
   statuses: SagaStatus[]
-  /** Newest first, at most 1000, with the revision the group action checks. */
-  sagas: Array<{ id: string; revision: number }>
+  /** Newest first, at most 1000, with the revision the group action checks and the state that decides what it allows. */
+  sagas: GroupSaga[]
 }
 
 /** `a, b` -> `s.a, s.b`: the shared column lists, for queries that join. */
@@ -115,9 +123,11 @@ export async function failureGroups(db: Queryable, q: { limit: number }): Promis
     `SELECT definition, step_name AS step, err AS error, min(raw) AS sample, count(*)::int AS count,
        array_agg(DISTINCT status) AS statuses,
        (array_agg(id::text ORDER BY id DESC))[1:1000] AS ids,
-       (array_agg(revision ORDER BY id DESC))[1:1000] AS revisions
+       (array_agg(revision ORDER BY id DESC))[1:1000] AS revisions,
+       (array_agg(status ORDER BY id DESC))[1:1000] AS saga_statuses,
+       (array_agg((comp_plan IS NOT NULL)::int ORDER BY id DESC))[1:1000] AS in_comp
      FROM (
-       SELECT id, definition, step_name, status, revision, coalesce(last_error, reason, '') AS raw,
+       SELECT id, definition, step_name, status, revision, comp_plan, coalesce(last_error, reason, '') AS raw,
          regexp_replace(regexp_replace(coalesce(last_error, reason, ''), '${UUID}', '<id>', 'g'), '(?<!HTTP )(?<![0-9])[0-9]+', '#', 'g') AS err
        FROM {{schema}}.sagas
        WHERE (status IN ('running', 'compensating') AND last_error IS NOT NULL) OR status = 'suspended'
@@ -130,6 +140,8 @@ export async function failureGroups(db: Queryable, q: { limit: number }): Promis
   return res.rows.map((r) => {
     const ids = parseArray(r.ids)
     const revisions = parseArray(r.revisions).map(Number)
+    const sagaStatuses = parseArray(r.saga_statuses) as SagaStatus[]
+    const inComp = parseArray(r.in_comp).map(Number)
     const step = (r.step as string | null) ?? null
     const error = oneLine(r.error as string)
     return {
@@ -140,7 +152,7 @@ export async function failureGroups(db: Queryable, q: { limit: number }): Promis
       sample: oneLine(r.sample as string),
       count: Number(r.count),
       statuses: parseArray(r.statuses) as SagaStatus[],
-      sagas: ids.map((id, i) => ({ id, revision: revisions[i] ?? 0 })),
+      sagas: ids.map((id, i) => ({ id, revision: revisions[i] ?? 0, status: sagaStatuses[i], inCompensation: inComp[i] === 1 })),
     }
   })
 }

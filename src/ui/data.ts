@@ -1,4 +1,6 @@
 import { displaySafe } from '../cli/terminal-text.js'
+import { searchConditions } from '../db/queries/search.js'
+import { parseSearchText } from '../engine/search.js'
 import { EVENT_COLUMNS, INTERVENTION_COLUMNS, SAGA_COLUMNS, STEP_COLUMNS, toEvent, toIntervention, toSaga, toStep } from '../db/rows.js'
 import type { Queryable } from '../db/types.js'
 import { listParticipants, waitingStates, waitingText, type ParticipantSummary } from '../engine/participants/controls.js'
@@ -30,7 +32,10 @@ export interface LiveQuery {
   /** One status, several, or undefined for all. */
   status?: SagaStatus | readonly SagaStatus[]
   definition?: string
-  /** Matches an id prefix, or a substring of the definition, step or last error. */
+  /**
+   * Words match an id prefix, or a substring of the definition, step or last error;
+   * `key:<start key>`, `tag:k=v` and `input.a.b=v` tokens search like saga list's --key, --tag and --where.
+   */
   text?: string
   limit: number
 }
@@ -140,7 +145,9 @@ function rawMonitorData(db: Queryable, opts: { displayUrl: string }): MonitorDat
       const limit = p(q.limit)
       const conds: string[] = []
       if (q.definition) conds.push(`definition = ${p(q.definition)}`)
-      const text = q.text?.trim()
+      const parsed = parseSearchText(q.text ?? '')
+      conds.push(...searchConditions(parsed.search, p))
+      const text = parsed.text
       if (text) {
         const prefix = p(`${likeEscape(text.toLowerCase())}%`)
         const infix = p(`%${likeEscape(text)}%`)

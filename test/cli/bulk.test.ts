@@ -4,37 +4,46 @@ import { actionTarget, bulkExitCode, matchingSagas, runBulk, type BulkProgress }
 import { canPrompt, confirm } from '../../src/cli/confirm.js'
 import { Engine } from '../../src/engine/engine.js'
 import type { Saga } from '../../src/engine/types.js'
-import { ConflictError, NotFoundError, UsageError } from '../../src/errors.js'
+import { ChangedError, ConflictError, NotFoundError, UsageError } from '../../src/errors.js'
 import { drivers, useTestDatabase } from '../helpers/db.js'
 import { applyYaml, FIXTURE_STEPS, scriptedDefinition } from '../helpers/engine.js'
 
 const targets = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `s${i}`, revision: i }))
 
 describe('runBulk', () => {
-  it('tallies successes, conflicts and failures, keeping the first few failure messages', async () => {
+  it('tallies successes, refusals, changes and failures, keeping the first few messages', async () => {
     const progress: BulkProgress[] = []
     const seen: Array<[string, number | undefined]> = []
+    const refusedUpFront = { id: 's8', revision: 8, refusal: 'is completed: nothing to retry' }
     const tally = await runBulk(
-      targets(8),
+      [...targets(8), refusedUpFront],
       async (id, revision) => {
         seen.push([id, revision])
         const i = Number(id.slice(1))
-        if (i % 4 === 1) throw new ConflictError(`${id} changed`)
+        if (i === 1) throw new ChangedError(`${id} changed`)
+        if (i === 5) throw new ConflictError(`${id} is completed`)
         if (i % 4 === 2) throw new Error(`${id} broke`)
         if (i === 7) throw new NotFoundError(`${id} is gone`)
       },
-      { maxErrors: 2, onProgress: (p) => progress.push(p) },
+      { maxErrors: 3, onProgress: (p) => progress.push(p) },
     )
     expect(tally).toEqual({
       succeeded: 3,
-      conflicted: 2,
+      refused: 2,
+      changed: 1,
+      conflicted: 3,
       failed: 3,
-      errors: [{ id: 's2', message: 's2 broke' }, { id: 's6', message: 's6 broke' }],
-      conflicts: [{ id: 's1', message: 's1 changed' }, { id: 's5', message: 's5 changed' }],
+      errors: [{ id: 's2', message: 's2 broke' }, { id: 's6', message: 's6 broke' }, { id: 's7', message: 's7 is gone' }],
+      conflicts: [
+        { id: 's1', message: 's1 changed', kind: 'changed' },
+        { id: 's5', message: 's5 is completed', kind: 'state' },
+        { id: 's8', message: 'saga s8 is completed: nothing to retry', kind: 'state' },
+      ],
     })
+    // The saga refused on what was read is never acted on.
     expect(seen).toEqual(targets(8).map((t) => [t.id, t.revision]))
-    expect(progress.map((p) => p.done)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
-    expect(progress.at(-1)).toEqual({ done: 8, succeeded: 3, conflicted: 2, failed: 3 })
+    expect(progress.map((p) => p.done)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(progress.at(-1)).toEqual({ done: 9, succeeded: 3, refused: 2, changed: 1, conflicted: 3, failed: 3 })
     expect(bulkExitCode(tally)).toBe(1)
   })
 
@@ -132,7 +141,7 @@ describe.each(drivers)('bulk over the engine on %s', (kind) => {
       acted.push(id)
       await engine.retry(id, { operator: 'bulk-test', expectedRevision })
     })
-    expect(tally).toEqual({ succeeded: 4, conflicted: 0, failed: 0, errors: [], conflicts: [] })
+    expect(tally).toEqual({ succeeded: 4, refused: 0, changed: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] })
     expect(acted).toEqual(made.map((s) => s.id).reverse().slice(0, 4))
     expect((await engine.get(made[0]!.id)).status).toBe('suspended')
   })
@@ -150,7 +159,7 @@ describe.each(drivers)('bulk over the engine on %s', (kind) => {
       if (id === first!.id) other = await engine.abort(last!.id, { operator: 'someone-else', reason: 'duplicate' })
       await engine.retry(id, { operator: 'bulk-test', expectedRevision })
     })
-    expect(tally).toMatchObject({ succeeded: 2, conflicted: 1, failed: 0, errors: [], conflicts: [{ id: last!.id }] })
+    expect(tally).toMatchObject({ succeeded: 2, changed: 1, refused: 0, conflicted: 1, failed: 0, errors: [], conflicts: [{ id: last!.id, kind: 'changed' }] })
     expect(tally.conflicts[0]!.message).toMatch(/changed since you looked at it/)
     const after = await engine.get(last!.id)
     expect(after).toMatchObject({ status: 'failed', revision: other!.revision })
@@ -162,7 +171,7 @@ describe.each(drivers)('bulk over the engine on %s', (kind) => {
     const [saga] = await suspendedSagas(1, 'direct')
     const before = await revisions()
     const tally = await runBulk([{ id: saga!.id, revision: saga!.revision - 1 }], (id, expectedRevision) => engine.compensate(id, { operator: 'bulk-test', expectedRevision }))
-    expect(tally).toMatchObject({ succeeded: 0, conflicted: 1, failed: 0, errors: [] })
+    expect(tally).toMatchObject({ succeeded: 0, changed: 1, conflicted: 1, failed: 0, errors: [] })
     expect(await revisions()).toEqual(before)
   })
 })

@@ -62,6 +62,7 @@ describe('timelineOrder', () => {
     name: `s${index}`,
     status: 'succeeded',
     attempts: 1,
+    rerun: 0,
     output: null,
     lastError: null,
     errorKind: null,

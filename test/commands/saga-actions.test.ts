@@ -85,6 +85,8 @@ describe.runIf(pgUrl)('operator action commands on the real server', () => {
     expect(json(dry)).toEqual({
       sagaId: s.id,
       status: 'suspended',
+      allowed: true,
+      refusal: null,
       steps: [
         { step: 'reserve', index: 0, order: 2, compensate: true, why: 'action succeeded' },
         { step: 'charge', index: 1, order: 1, compensate: true, why: 'action attempted, outcome unknown (transient)' },
@@ -105,6 +107,17 @@ describe.runIf(pgUrl)('operator action commands on the real server', () => {
     expect(Object.keys(saga)).toEqual(expect.arrayContaining(SAGA_FIELDS))
     expect(saga).toMatchObject({ id: s.id, status: 'compensating', reason: 'operator: customer cancelled' })
     expect((await auditOf(s.id)).at(-1)).toMatchObject({ action: 'saga.compensate', reason: 'customer cancelled' })
+
+    // Now compensating: the dry run says up front that compensate would be refused, and exits as it would.
+    const settled = await snapshot()
+    const [again, againJson] = await Promise.all([cli('saga', 'compensate', s.id, '--dry-run'), cli('saga', 'compensate', s.id, '--dry-run', '--json')])
+    expect(again.code).toBe(4)
+    expect(again.stdout.split('\n')[0]).toBe(`compensate would be refused: saga ${s.id} is already compensating`)
+    expect(againJson.code).toBe(4)
+    expect(json(againJson)).toMatchObject({ allowed: false, refusal: `saga ${s.id} is already compensating` })
+    const real = await cli('saga', 'compensate', s.id)
+    expect([real.code, real.stderr.trim()]).toEqual([4, `error: saga ${s.id} is already compensating`])
+    expect(await snapshot()).toEqual(settled)
   })
 
   it('skip marks the failed step done and continues; the wrong step or a missing --reason changes nothing', async () => {
@@ -227,25 +240,30 @@ describe.runIf(pgUrl)('operator action commands on the real server', () => {
     // Five starts at 2 per second: at least four half-second gaps.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2000)
     expect(retried.code, retried.stderr).toBe(0)
-    expect(json(retried)).toEqual({ matched: 5, succeeded: 5, conflicted: 0, failed: 0, errors: [], conflicts: [] })
+    expect(json(retried)).toEqual({ matched: 5, succeeded: 5, refused: 0, changed: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] })
     expect(await rows(`SELECT DISTINCT status FROM sagas WHERE definition = 'bulk'`)).toEqual([{ status: 'running' }])
     expect(await rows(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'saga.retry' AND reason = 'provider back'`)).toEqual([{ n: 5 }])
 
     const aborted = await cli('saga', 'abort', '--def', 'bulk', '--status', 'running', '--limit', '3', '--reason', 'cleanup', '--force', '--yes', '--json')
     expect(aborted.code, aborted.stderr).toBe(0)
     expect(aborted.stderr).toBe('5 sagas match (--limit: the newest 3)\n')
-    expect(json(aborted)).toEqual({ matched: 3, succeeded: 3, conflicted: 0, failed: 0, errors: [], conflicts: [] })
+    expect(json(aborted)).toEqual({ matched: 3, succeeded: 3, refused: 0, changed: 0, conflicted: 0, failed: 0, errors: [], conflicts: [] })
     const failed = await rows(`SELECT id FROM sagas WHERE definition = 'bulk' AND status = 'failed' ORDER BY id DESC`)
     expect(failed.map((r) => r.id)).toEqual(newestFirst.slice(0, 3))
 
     const mid = await snapshot()
-    const [again, compensated] = await Promise.all([
+    const [again, againDry, compensated] = await Promise.all([
       cli('saga', 'abort', '--def', 'bulk', '--status', 'failed', '--reason', 'again', '--force', '--yes', '--json'),
+      cli('saga', 'abort', '--def', 'bulk', '--status', 'failed', '--reason', 'again', '--dry-run'),
       cli('saga', 'compensate', '--def', 'bulk', '--status', 'running', '--yes'),
     ])
     expect(again.code).toBe(4)
+    expect(again.stderr).toContain('all 3 would be refused, and are left alone: 3 is already failed')
+    // The dry run says the same before anything is asked, and exits as the action would.
+    expect(againDry.code).toBe(4)
+    expect(againDry.stdout).toContain('dry run: would act on 0 sagas, and be refused on 3; nothing changed')
     const tally = json(again)
-    expect(tally).toMatchObject({ matched: 3, succeeded: 0, conflicted: 3, failed: 0, errors: [] })
+    expect(tally).toMatchObject({ matched: 3, succeeded: 0, refused: 3, changed: 0, conflicted: 3, failed: 0, errors: [] })
     expect(tally.conflicts.map((c: { id: string }) => c.id)).toEqual(newestFirst.slice(0, 3))
     expect(tally.conflicts[0].message).toMatch(/is already failed/)
     expect(compensated.code, compensated.stderr).toBe(0)

@@ -44,8 +44,8 @@ export async function insertSaga(q: Queryable, seed: SagaSeed = {}): Promise<Sag
   const updatedAt = seed.updatedAt ?? createdAt
   const res = await q.query(
     `INSERT INTO sagas (id, definition, version, status, step_index, step_name, input, idempotency_key, revision, due_at, lease_owner,
-                        deadline_at, comp_plan, last_error, reason, created_at, updated_at, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::int[], $14, $15, $16, $17, $18)
+                        deadline_at, comp_plan, last_error, reason, created_at, updated_at, finished_at, tags)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::int[], $14, $15, $16, $17, $18, $19::jsonb)
      RETURNING ${SAGA_COLUMNS}`,
     [
       id,
@@ -66,6 +66,7 @@ export async function insertSaga(q: Queryable, seed: SagaSeed = {}): Promise<Sag
       createdAt,
       updatedAt,
       seed.finishedAt !== undefined ? seed.finishedAt : TERMINAL_STATUSES.includes(status) ? updatedAt : null,
+      json(seed.tags ?? {}),
     ],
   )
   const saga = toSaga(res.rows[0]!)

@@ -244,10 +244,11 @@ for (const kind of drivers) {
         ['order-checkout', 'process-payment', 'compensation of process-payment exhausted after # attempts', 1],
         ['order-checkout', 'reserve-inventory', 'HTTP 503 for order # (x)', 1],
       ])
+      // Each member carries the state that decides what a group action is allowed on.
       expect(groups[0]!.sagas).toEqual([
-        { id: ids[2], revision: 43 },
-        { id: ids[1], revision: 42 },
-        { id: ids[0], revision: 41 },
+        { id: ids[2], revision: 43, status: 'running', inCompensation: false },
+        { id: ids[1], revision: 42, status: 'running', inCompensation: false },
+        { id: ids[0], revision: 41, status: 'running', inCompensation: false },
       ])
       expect(groups[0]!.statuses).toEqual(['running'])
       expect(groups[0]!.sample).toMatch(/^HTTP 503 for order 4\d/)

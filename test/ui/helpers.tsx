@@ -148,6 +148,8 @@ export function saga(over: Partial<Saga> = {}): Saga {
     stepIndex: 1,
     input: {},
     key: null,
+    tags: {},
+    forkedFrom: null,
     revision: 3,
     dueAt: null,
     leaseOwner: null,
@@ -265,7 +267,7 @@ export function fakeActions(opts: { fail?: (method: string, id: string) => Error
     resumeParticipant: act('resumeParticipant'),
     async compensationPlan(id) {
       calls.push({ method: 'compensationPlan', id, ctx: {} })
-      return opts.plan ?? { sagaId: id, status: 'running', steps: [] }
+      return opts.plan ?? { sagaId: id, status: 'running', allowed: true, refusal: null, steps: [] }
     },
   }
 }

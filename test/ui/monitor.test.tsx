@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Saga } from '../../src/engine/types.js'
-import { ConflictError, UsageError } from '../../src/errors.js'
+import { ChangedError, ConflictError, UsageError } from '../../src/errors.js'
 import type { Database } from '../../src/db/types.js'
 import { runMonitor } from '../../src/ui/run-monitor.js'
 import { Monitor } from '../../src/ui/screens/Monitor.js'
@@ -183,11 +183,11 @@ describe('operator actions', () => {
     expect(actions.calls).toEqual([{ method: 'retry', id: suspended.id, ctx: { operator: 'alice', reason: 'service is back', expectedRevision: 7 } }])
   })
 
-  it('a conflict shows as conflict: …', async () => {
-    const actions = fakeActions({ fail: () => new ConflictError('saga changed since you looked (revision 8, expected 7)') })
+  it('a saga that changed meanwhile shows as changed meanwhile: …', async () => {
+    const actions = fakeActions({ fail: () => new ChangedError('saga changed since you looked (revision 8, expected 7)') })
     const { r } = await onSuspended({ actions })
     await r.press('r', KEY.enter)
-    await eventually(() => expect(r.frame()).toContain('conflict: saga changed since you looked (revision 8, expected 7)'))
+    await eventually(() => expect(r.frame()).toContain('changed meanwhile: saga changed since you looked (revision 8, expected 7)'))
   })
 
   it('Esc cancels without calling the engine', async () => {
@@ -227,6 +227,8 @@ describe('operator actions', () => {
     const plan = {
       sagaId: suspended.id,
       status: 'suspended' as const,
+      allowed: true,
+      refusal: null,
       steps: [
         { step: 'reserve-inventory', index: 1, order: 2, compensate: true, why: 'action succeeded' },
         { step: 'process-payment', index: 2, order: 1, compensate: true, why: 'outcome unknown' },
@@ -239,6 +241,40 @@ describe('operator actions', () => {
     await r.press(KEY.enter)
     await eventually(() => expect(r.frame()).toContain(`compensating saga ${id8(suspended)}: now compensating`))
     expect(actions.calls.map((c) => c.method)).toEqual(['compensationPlan', 'compensate'])
+  })
+
+  it('c on a saga suspended in compensation says up front it would be refused, and Enter calls nothing', async () => {
+    const stuckUndoing = saga({ status: 'suspended', definition: 'refund', currentStep: 'reserve-inventory', compensationPlan: [1, 0], revision: 4 })
+    const refusal = `saga ${stuckUndoing.id} is already compensating (suspended in compensation: use retry or skip)`
+    const plan = { sagaId: stuckUndoing.id, status: 'suspended' as const, allowed: false, refusal, steps: [] }
+    const { r, actions } = setup({ fixtures: { live: [stuckUndoing] }, actions: fakeActions({ plan }) })
+    await eventually(() => expect(r.frame()).toContain(id8(stuckUndoing)))
+    await r.press('c')
+    // Known from the row before the plan arrives, and kept once the engine's plan says the same.
+    await eventually(() => expect(r.frame()).toContain('would be refused: the saga is already compensating'))
+    await eventually(() => expect(actions.calls.map((c) => c.method)).toEqual(['compensationPlan']))
+    await eventually(() => expect(r.frame()).toContain('already compensating (suspended in compensation'))
+    expect(r.frame()).toContain('Esc close')
+    await r.type('no matter')
+    await r.press(KEY.enter)
+    await eventually(() => expect(r.frame()).toContain('refused: '))
+    expect(actions.calls.map((c) => c.method)).toEqual(['compensationPlan'])
+  })
+
+  it('C on a group names the sagas it would be refused on, leaves them alone and tallies them as refused', async () => {
+    const members = [saga(), saga(), saga()].map((s, i) => ({ id: s.id, revision: 20 + i, status: 'suspended' as const, inCompensation: i === 1 }))
+    const group = { key: 'g2', definition: 'refund', step: 'release', error: 'HTTP #', sample: 'HTTP 500', count: 3, statuses: ['suspended' as const], sagas: members }
+    const actions = fakeActions()
+    const { r } = setup({ fixtures: { groups: [group] }, actions })
+    await ready(r)
+    await r.press('5')
+    await eventually(() => expect(r.frame()).toContain('HTTP #'))
+    await r.press('C')
+    expect(r.frame()).toContain('Compensate the group')
+    expect(r.frame()).toContain('1 of 3 would be refused and are left alone: is already compensating')
+    await r.press(KEY.enter)
+    await eventually(() => expect(r.frame()).toContain('compensate: 2 succeeded, 1 refused, 0 changed, 0 failed'))
+    expect(actions.calls.map((c) => c.id)).toEqual([members[0]!.id, members[2]!.id])
   })
 
   it('v in the intervention queue: choose the action, write a note', async () => {
@@ -287,7 +323,7 @@ describe('operator actions', () => {
     expect(r.frame()).toContain('3 sagas: order-checkout / reserve-inventory / HTTP #')
     await r.type('inventory service restarted')
     await r.press(KEY.enter)
-    await eventually(() => expect(r.frame()).toContain('retry: 1 succeeded, 1 conflicted, 1 failed'))
+    await eventually(() => expect(r.frame()).toContain('retry: 1 succeeded, 1 refused, 0 changed, 1 failed'))
     expect(actions.calls.map((c) => [c.method, c.id, c.ctx.expectedRevision, c.ctx.reason])).toEqual(
       members.map((m) => ['retry', m.id, m.revision, 'inventory service restarted']),
     )

@@ -105,7 +105,7 @@ describe('monitor reducer', () => {
 
   it('drops a late answer meant for another dialog', () => {
     const s = reduce(initialState(), { type: 'dialog-open', dialog: openDialog('compensate', target) })
-    const plan = { sagaId: 'other', status: 'running' as const, steps: [] }
+    const plan = { sagaId: 'other', status: 'running' as const, allowed: true, refusal: null, steps: [] }
     expect(reduce(s, { type: 'dialog', sagaId: 'other', action: { type: 'plan', plan: { state: 'loaded', value: plan } } })).toBe(s)
     expect(reduce(s, { type: 'dialog', sagaId: target.sagaId, action: { type: 'plan', plan: { state: 'loaded', value: plan } } }).dialog?.plan?.state).toBe('loaded')
   })

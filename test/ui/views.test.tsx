@@ -112,6 +112,7 @@ describe('views render fixture data', () => {
       name: 'validate-customer',
       status: 'succeeded',
       attempts: 1,
+      rerun: 0,
       output: null,
       lastError: null,
       errorKind: null,
@@ -153,6 +154,8 @@ describe('views render fixture data', () => {
         value: {
           sagaId: suspended.id,
           status: 'suspended',
+          allowed: true,
+          refusal: null,
           steps: [
             { step: 'validate-customer', index: 0, order: null, compensate: false, why: 'no compensation' },
             { step: 'reserve-inventory', index: 1, order: 2, compensate: true, why: 'action succeeded' },

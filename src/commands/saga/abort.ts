@@ -3,6 +3,7 @@ import { BaseCommand } from '../../cli/base-command.js'
 import { textFlag } from '../../cli/flags.js'
 import { actionTarget, bulkSelectionFlags, operatorFlags, sagaAction } from '../../cli/bulk.js'
 import { Engine } from '../../engine/engine.js'
+import { abortRefusal } from '../../engine/eligibility.js'
 import { currentOperator } from '../../engine/operator.js'
 import { UsageError } from '../../errors.js'
 
@@ -11,7 +12,7 @@ export default class SagaAbort extends BaseCommand<typeof SagaAbort> {
   static override description =
     'Nothing is rolled back: steps that succeeded stay done. To undo them use "saga compensate". --force is required to say you mean it. ' +
     'Exit 4 when the saga is already finished or changed while you looked. ' +
-    'Bulk form: filter flags instead of an id; prints how many match, asks before acting (--yes skips), and reports succeeded, conflicted and failed: exit 0 all succeeded, 4 some conflicted, 1 some failed.'
+    'Bulk form: filter flags instead of an id; prints how many match, asks before acting (--yes skips), and reports succeeded, refused (the state does not allow it), changed meanwhile and failed: exit 0 all succeeded, 4 some refused or changed, 1 some failed. Sagas it would be refused on are named before the question and left alone.'
   static override examples = [
     '<%= config.bin %> saga abort 0193ab12 --reason "duplicate order, refunded by hand" --force',
     '<%= config.bin %> saga abort --status suspended --def order-checkout --dry-run',
@@ -43,6 +44,7 @@ export default class SagaAbort extends BaseCommand<typeof SagaAbort> {
       verb: 'Abort',
       done: 'aborted',
       warning: 'without compensating them',
+      eligibility: (s) => abortRefusal(s),
       json: this.jsonEnabled(),
       log: (line) => this.log(line),
       act: (id, expectedRevision) => engine.abort(id, { ...ctx, expectedRevision }),

@@ -6,16 +6,17 @@ import { shortId } from '../../cli/format.js'
 import { color, status, table } from '../../cli/render.js'
 import type { CompensationPlan } from '../../engine/actions.js'
 import { Engine } from '../../engine/engine.js'
+import { compensateRefusal } from '../../engine/eligibility.js'
 import { currentOperator } from '../../engine/operator.js'
-import { TERMINAL_STATUSES } from '../../engine/types.js'
+import { ExitCode } from '../../errors.js'
 
 export default class SagaCompensate extends BaseCommand<typeof SagaCompensate> {
   static override summary = 'Roll back a running or suspended saga, or every saga the filters select.'
   static override description =
     'Every step whose action was attempted is compensated, in reverse order (or the definition\'s compensationOrder); steps never attempted are not. ' +
     'A worker or "compensate --batch" carries the compensation out. --dry-run prints the plan: which steps, in which order, and why. ' +
-    'Exit 4 when the saga is finished or already compensating, or changed while you looked. ' +
-    'Bulk form: filter flags instead of an id; prints how many match, asks before acting (--yes skips; --dry-run lists them), and reports succeeded, conflicted and failed: exit 0 all succeeded, 4 some conflicted, 1 some failed.'
+    'Exit 4 when the saga is finished or already compensating, or changed while you looked; --dry-run says so first and exits 4 as well. ' +
+    'Bulk form: filter flags instead of an id; prints how many match, asks before acting (--yes skips; --dry-run lists them), and reports succeeded, refused (the state does not allow it), changed meanwhile and failed: exit 0 all succeeded, 4 some refused or changed, 1 some failed. Sagas it would be refused on are named before the question and left alone.'
   static override examples = [
     '<%= config.bin %> saga compensate 0193ab12 --dry-run',
     '<%= config.bin %> saga compensate 0193ab12 --reason "customer cancelled"',
@@ -42,6 +43,8 @@ export default class SagaCompensate extends BaseCommand<typeof SagaCompensate> {
     if (target.kind === 'one' && f['dry-run']) {
       const plan = await engine.compensationPlan((await findSaga(db, target.id)).id)
       if (!this.jsonEnabled()) this.log(planText(plan))
+      // The dry run exits as compensate would: 4 when it would be refused.
+      if (!plan.allowed) process.exitCode = ExitCode.conflict
       return plan
     }
     return sagaAction({
@@ -50,6 +53,7 @@ export default class SagaCompensate extends BaseCommand<typeof SagaCompensate> {
       flags: f,
       verb: 'Compensate',
       done: 'compensating',
+      eligibility: (s) => compensateRefusal(s),
       json: this.jsonEnabled(),
       log: (line) => this.log(line),
       act: (id, expectedRevision) => engine.compensate(id, { ...ctx, expectedRevision }),
@@ -62,15 +66,14 @@ function planText(plan: CompensationPlan): string {
   const chosen = plan.steps.filter((s) => s.compensate).sort((a, b) => (a.order ?? 0) - (b.order ?? 0))
   const left = plan.steps.filter((s) => !s.compensate)
   const lines = [
-    `saga ${shortId(plan.sagaId)}… (${status(plan.status)}): ${chosen.length} of ${plan.steps.length} steps would be compensated`,
+    plan.refusal
+      ? color.yellow(`compensate would be refused: ${plan.refusal}`)
+      : `saga ${shortId(plan.sagaId)}… (${status(plan.status)}): ${chosen.length} of ${plan.steps.length} steps would be compensated`,
     table(
       ['order', 'step', 'compensate', 'why'],
       [...chosen, ...left].map((s) => [s.order ?? '', s.step, s.compensate ? 'yes' : 'no', s.why]),
     ),
   ]
-  if (TERMINAL_STATUSES.includes(plan.status) || plan.status === 'compensating') {
-    lines.push(color.yellow(`the saga is ${plan.status}: compensate would be refused`))
-  }
   lines.push(color.dim('dry run: nothing changed'))
   return lines.join('\n')
 }

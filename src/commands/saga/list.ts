@@ -7,13 +7,16 @@ import { waitingStates } from '../../engine/participants/controls.js'
 export default class SagaList extends BaseCommand<typeof SagaList> {
   static override summary = 'List sagas, newest first.'
   static override description =
-    'Filters combine (all must match). Pages are keyset-paginated: pass the printed "next" id to --after for the following page. Ids can be shortened to any unique prefix in other commands.'
+    'Filters combine (all must match). --tag and --where are jsonb containment served by GIN indexes: --where input.customer.id=42 matches the number 42 and the text "42" (quote it, input.customer.id=\'"42"\', for the text only). Pages are keyset-paginated: pass the printed "next" id to --after for the following page. Ids can be shortened to any unique prefix in other commands.'
   static override examples = [
     '<%= config.bin %> saga list',
     '<%= config.bin %> saga list --status running,compensating --def order-checkout',
     '<%= config.bin %> saga list --stuck --stuck-after 5m',
     '<%= config.bin %> saga list --failing --since 1h',
     '<%= config.bin %> saga list --status failed --error timeout --json',
+    '<%= config.bin %> saga list --key order-1042',
+    '<%= config.bin %> saga list --tag region=eu --tag channel=web --status suspended',
+    "<%= config.bin %> saga list --where 'input.customer.id=42'",
     '<%= config.bin %> saga list --limit 100 --after 0193a1b2-…',
   ]
   static override flags = { ...sagaFilterFlags, ...pageFlags, ...BaseCommand.readFlags }

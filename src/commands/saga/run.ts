@@ -2,10 +2,12 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import * as out from '../../cli/output.js'
 import { terminalSafeLine } from '../../cli/terminal-text.js'
+import { startTagFlag } from '../../cli/flags.js'
 import { readJsonInput } from '../../cli/input.js'
 import { color, status } from '../../cli/render.js'
 import { formatDuration } from '../../engine/duration.js'
 import { Engine } from '../../engine/engine.js'
+import { tagsFromTexts } from '../../engine/search.js'
 import { ExitCode } from '../../errors.js'
 import type { Saga } from '../../engine/types.js'
 
@@ -31,13 +33,18 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
     input: Flags.string({ char: 'i', summary: 'Saga input: JSON, or @file.' }),
     key: Flags.string({ summary: 'Idempotency key: the same key returns the same saga.' }),
     version: Flags.integer({ summary: 'Definition version (default: the latest).', min: 1 }),
+    ...startTagFlag,
     defs: Flags.string({ summary: 'Directory that module steps are resolved against.', default: '.' }),
   }
 
   async run() {
     const input = readJsonInput(this.flags.input)
     const engine = new Engine(await this.db())
-    const { saga } = await engine.start(this.args.definition, input, { key: this.flags.key, version: this.flags.version })
+    const { saga } = await engine.start(this.args.definition, input, {
+      key: this.flags.key,
+      version: this.flags.version,
+      tags: this.flags.tag ? tagsFromTexts(this.flags.tag) : undefined,
+    })
     const live = !this.jsonEnabled() && process.stderr.isTTY
     const quiet = this.jsonEnabled()
     const started = new Map<string, number>()

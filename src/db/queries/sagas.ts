@@ -1,10 +1,12 @@
 import { NotFoundError, UsageError } from '../../errors.js'
 import { SAGA_STATUSES, type Saga, type SagaEvent, type SagaStatus, type StepRecord } from '../../engine/types.js'
+import type { SagaSearch } from '../../engine/search.js'
 import { EVENT_COLUMNS, SAGA_COLUMNS, SAGA_LIST_COLUMNS, STEP_COLUMNS, toEvent, toSaga, toStep } from '../rows.js'
 import type { Queryable } from '../types.js'
+import { searchConditions } from './search.js'
 
-/** What `saga list` and the bulk operator commands select; every field narrows the set. */
-export interface SagaFilter {
+/** What `saga list` and the bulk operator commands select; every field narrows the set (key, tags, input: see SagaSearch). */
+export interface SagaFilter extends SagaSearch {
   status?: SagaStatus[]
   definition?: string
   version?: number
@@ -83,8 +85,16 @@ export async function resolveIdPrefix(q: Queryable, table: 'sagas' | 'interventi
   return ids[0]!
 }
 
-export function resolveSagaId(q: Queryable, prefix: string): Promise<string> {
-  return resolveIdPrefix(q, 'sagas', 'saga', prefix)
+export const KEY_PREFIX = 'key:'
+
+/** A saga id, a unique prefix, or `key:<start key>`: the one place a saga reference is resolved. */
+export async function resolveSagaId(q: Queryable, ref: string): Promise<string> {
+  if (!ref.startsWith(KEY_PREFIX)) return resolveIdPrefix(q, 'sagas', 'saga', ref)
+  const key = ref.slice(KEY_PREFIX.length)
+  if (key === '') throw new UsageError('"key:" needs the start key after it, e.g. key:order-1042')
+  const res = await q.query<{ id: string }>(`SELECT id FROM {{schema}}.sagas WHERE idempotency_key = $1`, [key])
+  if (!res.rows[0]) throw new NotFoundError(`no saga was started with key "${key}"`)
+  return res.rows[0].id
 }
 
 class Params {
@@ -115,6 +125,7 @@ function whereBranches(filter: SagaFilter, p: Params, after?: string): string[] 
   if (filter.since) common.push(`id >= ${p.add(uuidV7Floor(filter.since))}::uuid`)
   if (after !== undefined) common.push(`id < ${p.add(after)}::uuid`)
   if (filter.failing) common.push('last_error IS NOT NULL')
+  common.push(...searchConditions(filter, (v) => p.add(v)))
   if (filter.error) {
     const pattern = p.add(`%${escapeLike(filter.error)}%`)
     common.push(`(last_error ILIKE ${pattern} OR reason ILIKE ${pattern})`)
@@ -146,15 +157,21 @@ function checkPage(page: PageOptions): string | undefined {
   return after
 }
 
-async function selectPage(q: Queryable, columns: string, filter: SagaFilter, page: PageOptions): Promise<Array<Record<string, unknown>>> {
+/** The statement a page of `saga list` runs (exported so a test can EXPLAIN it); null when nothing can match. */
+export function pageQuery(columns: string, filter: SagaFilter, page: PageOptions): { sql: string; values: unknown[] } | null {
   const after = checkPage(page)
   const p = new Params()
   const branches = whereBranches(filter, p, after)
-  if (!branches) return []
+  if (!branches) return null
   const limit = p.add(page.limit + 1)
   const select = (where: string) => `SELECT ${columns} FROM {{schema}}.sagas WHERE ${where} ORDER BY id DESC LIMIT ${limit}`
   const sql = branches.length === 1 ? select(branches[0]!) : `${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')} ORDER BY id DESC LIMIT ${limit}`
-  return (await q.query(sql, p.values)).rows
+  return { sql, values: p.values }
+}
+
+async function selectPage(q: Queryable, columns: string, filter: SagaFilter, page: PageOptions): Promise<Array<Record<string, unknown>>> {
+  const query = pageQuery(columns, filter, page)
+  return query ? (await q.query(query.sql, query.values)).rows : []
 }
 
 function toPage<T>(items: T[], limit: number, idOf: (t: T) => string): Page<T> {

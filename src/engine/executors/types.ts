@@ -11,6 +11,8 @@ export interface StepContext {
   input: unknown
   /** Outputs of earlier steps, by step name. */
   results: Record<string, unknown>
+  /** Times an operator sent this step round again (`saga retry --from-step`); 0 or absent on the first run. */
+  rerun?: number
 }
 
 /** The single argument a module export receives. */
@@ -54,9 +56,12 @@ export class SagaAbort extends Error {
   }
 }
 
-/** The same on every attempt, so an idempotent service applies the effect once. */
-export function idempotencyKey(ctx: Pick<StepContext, 'sagaId' | 'step' | 'phase'>): string {
-  return `${ctx.sagaId}:${ctx.step}:${ctx.phase}`
+/**
+ * The same on every attempt, so an idempotent service applies the effect once. A rerun
+ * ordered by an operator is a new request on purpose: its key ends in `:rerun-<n>`.
+ */
+export function idempotencyKey(ctx: Pick<StepContext, 'sagaId' | 'step' | 'phase' | 'rerun'>): string {
+  return `${ctx.sagaId}:${ctx.step}:${ctx.phase}${ctx.rerun ? `:rerun-${ctx.rerun}` : ''}`
 }
 
 /** A signal that fires on the call timeout or the caller's signal, whichever is first. */

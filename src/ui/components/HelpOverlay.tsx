@@ -5,7 +5,7 @@ const KEYS: Array<[string, string]> = [
   ['↑ ↓ PgUp PgDn Home End', 'move the selection'],
   ['Enter', 'open the saga (definitions: show its sagas)'],
   ['Esc', 'back; clear the message'],
-  ['/', 'live: filter by id prefix, definition, step or error'],
+  ['/', 'live: filter by id prefix or text; key:K, tag:k=v, input.a.b=v search'],
   ['s / d', 'live: cycle the status / definition filter'],
   ['r', 'retry the failed step now'],
   ['c', 'compensate (shows the plan)'],

@@ -1,6 +1,6 @@
 import type { ActionContext, OperatorActions } from '../../engine/actions.js'
 import type { Saga } from '../../engine/types.js'
-import { ConflictError } from '../../errors.js'
+import { conflictKind } from '../../errors.js'
 import type { DialogState } from '../components/dialog/dialog-state.js'
 import { shortId } from '../format.js'
 import type { StatusMessage } from './state.js'
@@ -8,7 +8,9 @@ import type { StatusMessage } from './state.js'
 /** `conflict: …` for a conflict (someone else changed the saga, or its state forbids it), the message otherwise. */
 export function describeError(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err)
-  if (err instanceof ConflictError || (err as { code?: unknown } | null)?.code === 'conflict') return `conflict: ${text}`
+  const kind = conflictKind(err)
+  if (kind === 'changed') return `changed meanwhile: ${text}`
+  if (kind === 'state') return `refused: ${text}`
   return `error: ${text}`
 }
 
@@ -75,7 +77,10 @@ export async function runParticipantAction(actions: OperatorActions, operator: s
 
 export interface GroupTally {
   succeeded: number
-  conflicted: number
+  /** The saga's state does not allow the action (known before acting, or found by the engine). */
+  refused: number
+  /** The saga changed after the group was read. */
+  changed: number
   failed: number
   /** The first error that was not a conflict: what the operator should look at. */
   firstError: string | null
@@ -94,14 +99,19 @@ export async function runGroupAction(
 ): Promise<{ status: StatusMessage; tally: GroupTally }> {
   const sagas = d.group?.sagas ?? []
   const reason = d.reason.value.trim()
-  const tally: GroupTally = { succeeded: 0, conflicted: 0, failed: 0, firstError: null }
+  const tally: GroupTally = { succeeded: 0, refused: 0, changed: 0, failed: 0, firstError: null }
+  const refusedUpFront = new Set(d.refusedInGroup.map((r) => r.id))
   for (const [i, s] of sagas.entries()) {
     const ctx: ActionContext = { operator, expectedRevision: s.revision, ...(reason ? { reason } : {}) }
     try {
-      onDone?.(d.kind === 'group-compensate' ? await actions.compensate(s.id, ctx) : await actions.retry(s.id, ctx))
-      tally.succeeded++
+      if (refusedUpFront.has(s.id)) tally.refused++
+      else {
+        onDone?.(d.kind === 'group-compensate' ? await actions.compensate(s.id, ctx) : await actions.retry(s.id, ctx))
+        tally.succeeded++
+      }
     } catch (err) {
-      if (err instanceof ConflictError || (err as { code?: unknown } | null)?.code === 'conflict') tally.conflicted++
+      const kind = conflictKind(err)
+      if (kind) tally[kind === 'state' ? 'refused' : 'changed']++
       else {
         tally.failed++
         tally.firstError ??= `${shortId(s.id)}: ${err instanceof Error ? err.message : String(err)}`
@@ -110,7 +120,7 @@ export async function runGroupAction(
     onProgress(i + 1, sagas.length)
   }
   const verb = d.kind === 'group-compensate' ? 'compensate' : 'retry'
-  let text = `${verb}: ${tally.succeeded} succeeded, ${tally.conflicted} conflicted, ${tally.failed} failed`
+  let text = `${verb}: ${tally.succeeded} succeeded, ${tally.refused} refused, ${tally.changed} changed, ${tally.failed} failed`
   if (tally.firstError) text += ` (first failure ${tally.firstError})`
-  return { status: { kind: tally.failed > 0 || tally.conflicted > 0 ? 'error' : 'ok', text }, tally }
+  return { status: { kind: tally.failed + tally.refused + tally.changed > 0 ? 'error' : 'ok', text }, tally }
 }

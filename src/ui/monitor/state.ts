@@ -250,9 +250,9 @@ export function actionTarget(s: MonitorState): ActionTarget | null {
   if (s.detail) {
     const d = s.detail.data
     if (!d) return null
-    return { sagaId: d.saga.id, revision: d.saga.revision, definition: d.saga.definition, step: d.saga.currentStep, status: d.saga.status, interventionId: d.intervention?.id ?? null }
+    return { sagaId: d.saga.id, revision: d.saga.revision, definition: d.saga.definition, step: d.saga.currentStep, status: d.saga.status, interventionId: d.intervention?.id ?? null, state: d.saga }
   }
-  const fromSaga = (x: Saga): ActionTarget => ({ sagaId: x.id, revision: x.revision, definition: x.definition, step: x.currentStep, status: x.status, interventionId: null })
+  const fromSaga = (x: Saga): ActionTarget => ({ sagaId: x.id, revision: x.revision, definition: x.definition, step: x.currentStep, status: x.status, interventionId: null, state: x })
   switch (s.view) {
     case 'live': {
       const row = selectedRow(s, 'live')

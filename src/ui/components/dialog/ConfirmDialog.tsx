@@ -53,6 +53,12 @@ export function ConfirmDialog({ dialog: d, width, height }: { dialog: DialogStat
           </Text>
         </>
       ) : null}
+      {d.refusal ? <Text color="yellow" wrap="truncate">{`would be refused: ${d.refusal}`}</Text> : null}
+      {d.group && d.refusedInGroup.length > 0 ? (
+        <Text color="yellow" wrap="truncate">
+          {`${d.refusedInGroup.length} of ${d.group.sagas.length} would be refused and are left alone: ${d.refusedInGroup[0]!.reason}`}
+        </Text>
+      ) : null}
       {d.plan?.state === 'loading' ? <Text dimColor>loading the compensation plan…</Text> : null}
       {d.plan?.state === 'error' ? <Text color="red" wrap="truncate">{`plan: ${d.plan.message}`}</Text> : null}
       {d.plan?.state === 'loaded' ? <PlanLines plan={d.plan.value} max={Math.max(1, height - 9)} width={inner} /> : null}
@@ -81,7 +87,7 @@ export function ConfirmDialog({ dialog: d, width, height }: { dialog: DialogStat
       </Text>
       {d.error ? <Text color="red" wrap="truncate">{d.error}</Text> : null}
       <Text dimColor wrap="truncate">
-        {`Enter confirm · Esc cancel${d.fields.length > 1 ? ' · Tab next field' : ''}`}
+        {d.refusal ? 'Esc close' : `Enter confirm · Esc cancel${d.fields.length > 1 ? ' · Tab next field' : ''}`}
       </Text>
     </Box>
   )

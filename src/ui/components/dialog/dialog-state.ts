@@ -1,4 +1,5 @@
 import type { CompensationPlan } from '../../../engine/actions.js'
+import { refusalFor, type OperatorAction, type SagaState } from '../../../engine/eligibility.js'
 import type { InterventionAction } from '../../../engine/types.js'
 import { textValue, type TextValue } from '../text-input/edit.js'
 
@@ -19,12 +20,14 @@ export interface ActionTarget {
   step: string | null
   status: string | null
   interventionId: string | null
+  /** The saga's state as shown, when the row carries it: the dialog says up front what the engine would refuse. */
+  state?: SagaState
 }
 
 export interface GroupTarget {
   label: string
   count: number
-  sagas: Array<{ id: string; revision: number }>
+  sagas: Array<{ id: string; revision: number; status?: SagaState['status']; inCompensation?: boolean }>
 }
 
 export type Loadable<T> = { state: 'loading' } | { state: 'loaded'; value: T } | { state: 'error'; message: string }
@@ -44,6 +47,10 @@ export interface DialogState {
   plan: Loadable<CompensationPlan> | null
   /** resolve from a saga row: its open intervention, looked up when the dialog opens. */
   intervention: Loadable<{ id: string; reason: string; step: string | null } | null> | null
+  /** Why the engine would refuse this action on the saga as shown (the compensation plan's answer once loaded); the dialog cannot be confirmed. */
+  refusal: string | null
+  /** Group actions: the sagas of the group the action would be refused on, with why; they are left alone. */
+  refusedInGroup: Array<{ id: string; reason: string }>
   error: string | null
 }
 
@@ -84,8 +91,27 @@ export function openDialog(kind: DialogKind, target: ActionTarget | null, group:
     plan: kind === 'compensate' ? { state: 'loading' } : null,
     intervention:
       kind !== 'resolve' ? null : target?.interventionId ? { state: 'loaded', value: { id: target.interventionId, reason: '', step: target.step } } : { state: 'loading' },
+    refusal: kind !== 'resolve' && !kind.startsWith('group') && target?.state ? prefixed(refusalFor(kind as OperatorAction, target.state)) : null,
+    refusedInGroup: group ? groupRefusals(kind, group) : [],
     error: null,
   }
+}
+
+const prefixed = (refusal: string | null) => (refusal ? `the saga ${refusal}` : null)
+/** The engine names the saga by its full id; the dialog already shows which saga it is. */
+const withoutId = (refusal: string | null) => (refusal ? refusal.replace(/^saga \S+ /, 'the saga ') : null)
+
+/** What a group action would be refused on, from each saga's state as the group query read it. */
+export function groupRefusals(kind: DialogKind, group: GroupTarget): Array<{ id: string; reason: string }> {
+  const action = kind === 'group-compensate' ? 'compensate' : 'retry'
+  const out: Array<{ id: string; reason: string }> = []
+  for (const s of group.sagas) {
+    if (!s.status) continue
+    // Group members are failing (running or compensating with an error) or suspended.
+    const reason = refusalFor(action, { status: s.status, compensationPlan: s.inCompensation ? [] : null, lastError: s.status === 'suspended' ? null : 'failing' })
+    if (reason) out.push({ id: s.id, reason })
+  }
+  return out
 }
 
 export function focusedField(d: DialogState): Field {
@@ -105,7 +131,8 @@ export function dialogReducer(d: DialogState, a: DialogAction): DialogState {
     case 'choose-action':
       return { ...d, action: a.action, error: null }
     case 'plan':
-      return { ...d, plan: a.plan }
+      // The engine's answer is fresher than the row the dialog was opened on.
+      return { ...d, plan: a.plan, refusal: a.plan.state === 'loaded' ? withoutId(a.plan.value.refusal) : d.refusal }
     case 'intervention':
       return { ...d, intervention: a.intervention }
     case 'invalid': {
@@ -117,6 +144,10 @@ export function dialogReducer(d: DialogState, a: DialogAction): DialogState {
 
 /** Why the dialog cannot be confirmed yet, or null. Reasons are required where the CLI requires them. */
 export function validateDialog(d: DialogState): { message: string; field?: Field } | null {
+  if (d.refusal) return { message: `refused: ${d.refusal} (Esc to close)` }
+  if (d.group && d.group.sagas.length > 0 && d.refusedInGroup.length === d.group.sagas.length) {
+    return { message: `refused on all ${d.group.sagas.length}: ${d.refusedInGroup[0]!.reason} (Esc to close)` }
+  }
   const reason = d.reason.value.trim()
   if (d.kind === 'skip' && d.step.value.trim() === '') return { message: 'which step? type its name', field: 'step' }
   if ((d.kind === 'skip' || d.kind === 'abort' || d.kind === 'pause') && reason === '') return { message: 'a reason is required', field: 'reason' }
