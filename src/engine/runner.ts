@@ -85,7 +85,7 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
     const call = work.phase === 'action' ? work.step.action : work.step.compensation!
     const outcome = await executeCall(
       call,
-      { sagaId: saga.id, step: work.step.name, phase: work.phase, attempt: work.attempt, input: saga.input, results: { ...results } },
+      { sagaId: saga.id, step: work.step.name, phase: work.phase, attempt: work.attempt, input: saga.input, results: { ...results }, index: work.index },
       { timeoutMs: work.step.timeout, defsDir: ctx.defsDir, env: ctx.env },
     )
     ctx.onCall?.(work, view, outcome)

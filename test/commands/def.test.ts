@@ -129,6 +129,23 @@ describe('def commands (embedded database)', () => {
     expect(text.stdout).toContain(readFileSync(join(FIXTURES, 'refund.json'), 'utf8').trimEnd())
   })
 
+  it('show prints a long fixed delay as written (no default cap) and marks DTM calls', async () => {
+    writeFileSync(join(cwd, 'slow.yaml'), [
+      'name: slow-transfer',
+      'defaults: { protocol: dtm }',
+      'steps:',
+      '  - name: trans-out',
+      '    action: { http: { url: "http://bank/TransOut" } }',
+      '    retry: { backoff: fixed, initialDelay: 1h }',
+    ].join('\n'))
+    expect((await cli('def', 'apply', 'slow.yaml')).code).toBe(0)
+    const text = await cli('def', 'show', 'slow-transfer')
+    expect(text.stdout).toMatch(/│ trans-out\s+│ http:\/\/bank\/TransOut \(dtm\)\s+│\s+│ 3x fixed 1h 00m( jitter)?\s+│/)
+    expect(text.stdout).not.toContain('..30s')
+    const json = JSON.parse((await cli('def', 'show', 'slow-transfer', '--json')).stdout)
+    expect(json.spec.steps[0].retry).toMatchObject({ initialDelay: 3_600_000, maxDelay: 3_600_000 })
+  })
+
   it('show of an unknown name or version is not found (exit 3), one line', async () => {
     const name = await cli('def', 'show', 'nope')
     expect(name.code).toBe(3)

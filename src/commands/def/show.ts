@@ -9,13 +9,15 @@ import { NotFoundError } from '../../errors.js'
 const callText = (call: Call | undefined): string => {
   if (!call) return ''
   if (!isHttpCall(call)) return `${call.module}#${call.export}`
-  return call.http.method === 'POST' ? call.http.url : `${call.http.method} ${call.http.url}`
+  const text = call.http.method === 'POST' ? call.http.url : `${call.http.method} ${call.http.url}`
+  return call.http.protocol === 'dtm' ? `${text} (dtm)` : text
 }
 
+// A fixed backoff never grows, so its cap says nothing.
 const retryText = (r: RetryPolicy): string =>
   r.maxAttempts === 1
     ? 'no retries'
-    : `${r.maxAttempts}x ${r.backoff} ${formatDuration(r.initialDelay)}..${formatDuration(r.maxDelay)}${r.jitter ? ' jitter' : ''}`
+    : `${r.maxAttempts}x ${r.backoff} ${formatDuration(r.initialDelay)}${r.backoff === 'fixed' ? '' : `..${formatDuration(r.maxDelay)}`}${r.jitter ? ' jitter' : ''}`
 
 export default class DefShow extends BaseCommand<typeof DefShow> {
   static override summary = 'Print a definition: its steps, policies and the file as applied.'

@@ -13,11 +13,12 @@
 import type { HttpCall } from '../definition.js'
 import { formatDuration } from '../duration.js'
 import { headerSecrets, resolveCallEnv } from '../env-ref.js'
-import { callSignal, errorText, idempotencyKey, type CallOutcome, type ExecOptions, type StepContext } from './types.js'
+import { callSignal, errorText, idempotencyKey, type CallOutcome, type ExecOptions, type HttpProtocolShape, type StepContext } from './types.js'
 
 const SNIPPET = 200
 
-export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
+/** `protocol` replaces sagactl's request body and result rules (DTM's, in dtm.ts). */
+export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOptions, protocol?: HttpProtocolShape): Promise<CallOutcome> {
   const env = opts.env ?? process.env
   let resolved: HttpCall
   try {
@@ -53,6 +54,13 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
   if (!headers.has('accept')) headers.set('accept', 'application/json, text/plain;q=0.9, */*;q=0.8')
 
   const { sagaId, step, phase, attempt, input, results } = ctx
+  let body = JSON.stringify({ sagaId, step, phase, attempt, input, results })
+  if (protocol) {
+    const req = protocol.request(call, ctx)
+    if ('kind' in req) return req
+    body = req.body
+    for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v)
+  }
   const signal = callSignal(opts.timeoutMs, opts.signal)
   let status: number
   let text: string
@@ -61,7 +69,7 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
     const res = await fetch(url, {
       method: resolved.http.method,
       headers,
-      body: JSON.stringify({ sagaId, step, phase, attempt, input, results }),
+      body,
       signal,
     })
     status = res.status
@@ -75,16 +83,17 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
     return transient(text === 'bad port' ? `fetch refuses port ${url.port} (blocked port list); use another port` : text)
   }
 
-  if (status >= 200 && status < 300) return { kind: 'success', output: parseBody(text) }
   const snippet = text.trim().slice(0, SNIPPET)
   const error = scrub(`HTTP ${status}${snippet ? `: ${snippet}` : ''}`)
   const retryAfterMs = parseRetryAfter(retryAfterHeader)
+  if (protocol) return protocol.classify(retryAfterMs === undefined ? { status, text, error } : { status, text, error, retryAfterMs }, ctx)
+  if (status >= 200 && status < 300) return { kind: 'success', output: parseBody(text) }
   if (status === 425) return retryAfterMs === undefined ? { kind: 'pending', error } : { kind: 'pending', error, retryAfterMs }
   if (status === 408 || status === 429 || status >= 500) return transient(error, retryAfterMs)
   return { kind: 'business', error }
 }
 
-function parseBody(text: string): unknown {
+export function parseBody(text: string): unknown {
   if (text.trim() === '') return null
   try {
     return JSON.parse(text)
