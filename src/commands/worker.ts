@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
 import { durationFlag } from '../cli/flags.js'
+import { onStop } from '../cli/stop-signals.js'
 import { Worker } from '../engine/worker.js'
 
 export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
@@ -52,12 +53,11 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
     await worker.start()
     log(`worker ${worker.id} started on ${db.displayUrl} (concurrency ${this.flags.concurrency})`)
     await new Promise<void>((done) => {
-      const stop = () => {
-        log(`stopping: ${worker.active} saga(s) in flight`)
+      const off = onStop((why) => {
+        off()
+        log(`stopping (${why}): ${worker.active} saga(s) in flight`)
         done()
-      }
-      process.once('SIGTERM', stop)
-      process.once('SIGINT', stop)
+      })
     })
     await worker.stop()
     clearInterval(summary)
