@@ -72,7 +72,7 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
     process.exitCode = EXIT_BY_STATUS[final.status] ?? ExitCode.unexpected
     if (!quiet) {
       this.log(`${status(final.status)} ${final.id}${final.reason ? ` — ${final.reason}` : ''}`)
-      if (final.status === 'suspended') this.log(`an intervention is open: sagactl intervention list`)
+      if (final.status === 'suspended') this.log(`an intervention is open: ${this.sagactlCommand('intervention list')}`)
       if (abort.signal.aborted && !EXIT_BY_STATUS[final.status]) this.log(`interrupted while ${final.status}; a worker will continue it`)
     }
     return final
