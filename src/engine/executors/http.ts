@@ -24,7 +24,8 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
   try {
     resolved = resolveCallEnv(call, env)
   } catch (err) {
-    return { kind: 'transient', error: errorText(err) }
+    // An unset variable stays unset on every retry of this worker: fail now, not after the retries.
+    return { kind: 'business', error: errorText(err) }
   }
   const secrets = headerSecrets(call, env)
   const scrub = (text: string): string => secrets.reduce((acc, s) => acc.split(s).join('***'), text)
