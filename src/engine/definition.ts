@@ -7,7 +7,7 @@
  * | ---------------------------- | -------------------------------------------------------------- |
  * | saga `timeout`               | none: the saga has no deadline                                 |
  * | step `timeout` (per call)    | 10s                                                            |
- * | step `retry`                 | maxAttempts 3, exponential, initialDelay 200ms, maxDelay 30s, jitter true |
+ * | step `retry`                 | maxAttempts 3, exponential, initialDelay 200ms, maxDelay 30s, jitter true (false for a fixed backoff) |
  * | step `compensationRetry`     | maxAttempts 5, exponential, initialDelay 1s, maxDelay 60s, jitter true    |
  * | step `onFailure`             | compensate                                                     |
  * | `http.method`                | POST (POST, PUT, PATCH or DELETE: the context is sent as a JSON body) |
@@ -222,6 +222,8 @@ const mergeRetry = (base: RetryPolicy, ...layers: (RetryShape | undefined)[]): R
   }
   // The default cap must not shorten a delay the file asked for (checkDelays refuses an explicit one).
   if (out.initialDelay > out.maxDelay) out.maxDelay = out.initialDelay
+  // A fixed delay means the delay written; jitter on it only when asked for.
+  if (out.backoff === 'fixed' && layers.every((l) => l?.jitter === undefined)) out.jitter = false
   return out
 }
 

@@ -297,6 +297,13 @@ describe('retry delays longer than the default cap', () => {
     expect(definition?.steps[0]?.compensationRetry).toMatchObject({ initialDelay: 300_000, maxDelay: 300_000 })
   })
 
+  it('a fixed backoff gets no jitter unless a layer asks for it', () => {
+    expect(stepRetry(one('{ backoff: fixed, initialDelay: 1s }'))?.jitter).toBe(false)
+    expect(stepRetry(one('{ backoff: fixed, initialDelay: 1s, jitter: true }'))?.jitter).toBe(true)
+    expect(stepRetry(one('{ backoff: fixed }', 'defaults: { retry: { jitter: true } }'))?.jitter).toBe(true)
+    expect(stepRetry(one('{ maxAttempts: 4 }'))?.jitter).toBe(true)
+  })
+
   it('refuses initialDelay > maxDelay when both are written, at the layer that says so', () => {
     expect(problemsOf(one('{ initialDelay: 1h, maxDelay: 10s }'))).toEqual([
       'saga.yaml:5:28 steps[0].retry.initialDelay: initialDelay 1h 00m is longer than maxDelay 10s; raise maxDelay or leave it out',

@@ -57,8 +57,8 @@ export default class DefShow extends BaseCommand<typeof DefShow> {
       this.log('')
       this.log(
         table(
-          ['step', 'action', 'compensation', 'retry', 'timeout', 'on failure'],
-          spec.steps.map((s) => [s.name, callText(s.action), callText(s.compensation), retryText(s.retry), formatDuration(s.timeout), s.onFailure]),
+          ['step', 'action', 'compensation', 'retry', 'timeout', 'on failure', 'compensation retry'],
+          spec.steps.map((s) => [s.name, callText(s.action), callText(s.compensation), retryText(s.retry), formatDuration(s.timeout), s.onFailure, s.compensation ? retryText(s.compensationRetry) : '']),
         ),
       )
       this.log('')
