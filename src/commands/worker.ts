@@ -80,7 +80,9 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
     })
     await worker.stop()
     clearInterval(summary)
-    log(`stopped: claimed ${worker.stats.claimed}, completed ${completed}, rested ${worker.stats.rested}, handed back ${worker.stats.released}, lost ${worker.stats.lost}, errors ${worker.stats.errors}`)
+    const st = worker.stats
+    // Claims are not sagas: a saga waiting for a retry is claimed again when it is due.
+    log(`stopped: ${completed} saga(s) completed by this worker; ${st.claimed} claim(s) (one per run, retries included), ${st.released} handed back, ${st.lost} lease(s) lost, ${st.errors} error(s)`)
     return { id: worker.id, ...worker.stats }
   }
 }

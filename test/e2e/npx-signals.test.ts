@@ -42,7 +42,7 @@ describe.runIf(pgUrl)('npx sagactl worker stops on the signal a script sends to 
     expect(stopped, `still running: ${left.join('; ')}`).toBe(true)
     const text = readFileSync(log, 'utf8')
     expect(text).toMatch(/stopping \(.*\): \d+ saga\(s\) in flight/)
-    expect(text).toMatch(/stopped: /)
+    expect(text).toMatch(/stopped: \d+ saga\(s\) completed by this worker; \d+ claim\(s\) \(one per run, retries included\), \d+ handed back, \d+ lease\(s\) lost, \d+ error\(s\)\n/)
   }
 
   it('SIGTERM from a script (`npx sagactl worker &`, `kill -TERM $!`): stops and leaves no process behind', async () => {
