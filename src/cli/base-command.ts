@@ -1,5 +1,6 @@
 import { Command, Flags, type Interfaces } from '@oclif/core'
 import { loadConfig, type Config } from '../config.js'
+import { databaseArgs, withDatabaseArgs, type DatabaseFlags } from './db-hint.js'
 import { assertSchemaReady } from '../db/migrator.js'
 import { DEFAULT_SCHEMA, openDatabase, selectDatabase, type DatabaseChoice } from '../db/open.js'
 import { resolveSagaId } from '../db/queries/sagas.js'
@@ -73,6 +74,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return selectDatabase({ flagUrl: this.flags['database-url'], config: this.settings })
   }
 
+  /** What a hint naming a command must repeat; empty before the flags are parsed. */
+  protected databaseFlags(): DatabaseFlags {
+    const f = (this.flags ?? {}) as { 'database-url'?: string; schema?: string }
+    return { url: f['database-url'], schema: f.schema }
+  }
+
+  /** `sagactl <command>` with the flags that chose this database, for hints printed on success. */
+  protected sagactlCommand(command: string): string {
+    return `sagactl ${command}${databaseArgs(this.databaseFlags())}`
+  }
+
   protected schemaName(): string {
     return this.flags.schema ?? this.settings.schema ?? DEFAULT_SCHEMA
   }
@@ -136,11 +148,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     const error = toSagactlError(err)
+    const hint = withDatabaseArgs(error.hint, this.databaseFlags())
     process.exitCode = error.exitCode
     if (this.jsonEnabled()) {
-      this.logJson({ error: { code: error.code, message: error.message, hint: error.hint ?? null, exitCode: error.exitCode } })
+      this.logJson({ error: { code: error.code, message: error.message, hint: hint ?? null, exitCode: error.exitCode } })
     }
-    void out.write(process.stderr, `${terminalSafeLine(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ''}`)}\n`)
+    void out.write(process.stderr, `${terminalSafeLine(`error: ${error.message}${hint ? ` — ${hint}` : ''}`)}\n`)
     if (process.env.DEBUG && err.stack) void out.write(process.stderr, `${terminalSafe(err.stack)}\n`)
   }
 

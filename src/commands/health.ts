@@ -90,7 +90,7 @@ export default class Health extends BaseCommand<typeof Health> {
         ),
       )
       this.log(table(['rule', 'state', 'detail'], report.rules.map((r) => [r.name, mark(r.ok), r.message])))
-      if (report.stuck > 0) this.log(`stuck sagas: sagactl saga list --stuck --stuck-after ${Math.round(thresholds.stuckAfterMs / 1000)}s`)
+      if (report.stuck > 0) this.log(`stuck sagas: ${this.sagactlCommand(`saga list --stuck --stuck-after ${Math.round(thresholds.stuckAfterMs / 1000)}s`)}`)
       this.log(report.healthy ? color.green('healthy') : color.red('unhealthy'))
     }
     if (!report.healthy) {

@@ -2,6 +2,7 @@ import { Cron } from 'croner'
 import { BaseCommand } from '../cli/base-command.js'
 import * as out from '../cli/output.js'
 import { durationFlag } from '../cli/flags.js'
+import { onStop } from '../cli/stop-signals.js'
 import { runCompensationPass, type PassSummary } from '../engine/batch.js'
 import { passFlags, passOptions } from './compensate.js'
 
@@ -37,9 +38,7 @@ export default class Scheduler extends BaseCommand<typeof Scheduler> {
     const db = await this.db({ max: Math.min(20, this.flags.concurrency + 4) })
     const options = passOptions(this.flags)
     const stop = new AbortController()
-    const onSignal = () => stop.abort()
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    const offStop = onStop(() => stop.abort())
 
     let inFlight: Promise<void> = Promise.resolve()
     const pass = async (): Promise<void> => {
@@ -69,8 +68,7 @@ export default class Scheduler extends BaseCommand<typeof Scheduler> {
     } finally {
       job.stop()
       await inFlight
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      offStop()
     }
     return undefined
   }

@@ -3,7 +3,26 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
 import * as out from '../cli/output.js'
 import { durationFlag } from '../cli/flags.js'
+import { onStop } from '../cli/stop-signals.js'
+import { getDefinition, listDefinitions } from '../db/definitions.js'
+import type { Database } from '../db/types.js'
+import { missingEnvRefs } from '../engine/env-ref.js'
 import { Worker } from '../engine/worker.js'
+import { UsageError } from '../errors.js'
+
+/** A definition that names an unset variable would fail every saga it runs: say so before claiming any. */
+async function refuseMissingEnv(db: Database): Promise<void> {
+  const defs = await Promise.all((await listDefinitions(db)).map((d) => getDefinition(db, d.name)))
+  const missing = missingEnvRefs(defs.flatMap((d) => (d ? [d.spec] : [])))
+  if (missing.length === 0) return
+  const byVariable = new Map<string, string[]>()
+  for (const m of missing) byVariable.set(m.variable, [...(byVariable.get(m.variable) ?? []), m.where])
+  const list = [...byVariable].map(([v, where]) => `${v} (used by ${where.slice(0, 2).join(', ')}${where.length > 2 ? ', …' : ''})`)
+  throw new UsageError(
+    `environment variable${list.length > 1 ? 's' : ''} not set: ${list.join(', ')}`,
+    "set it in the worker's environment; the definitions refer to it with ${env:NAME}",
+  )
+}
 
 export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
   static override summary = 'Run sagas: a long-running executor.'
@@ -51,19 +70,21 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
       reported = completed
     }, this.flags['log-every'])
     summary.unref()
+    await refuseMissingEnv(db)
     await worker.start()
     log(`worker ${worker.id} started on ${db.displayUrl} (concurrency ${this.flags.concurrency})`)
     await new Promise<void>((done) => {
-      const stop = () => {
-        log(`stopping: ${worker.active} saga(s) in flight`)
+      const off = onStop((why) => {
+        off()
+        log(`stopping (${why}): ${worker.active} saga(s) in flight`)
         done()
-      }
-      process.once('SIGTERM', stop)
-      process.once('SIGINT', stop)
+      })
     })
     await worker.stop()
     clearInterval(summary)
-    log(`stopped: claimed ${worker.stats.claimed}, completed ${completed}, rested ${worker.stats.rested}, handed back ${worker.stats.released}, lost ${worker.stats.lost}, errors ${worker.stats.errors}`)
+    const st = worker.stats
+    // Claims are not sagas: a saga waiting for a retry is claimed again when it is due.
+    log(`stopped: ${completed} saga(s) completed by this worker; ${st.claimed} claim(s) (one per run, retries included), ${st.released} handed back, ${st.lost} lease(s) lost, ${st.errors} error(s)`)
     return { id: worker.id, ...worker.stats }
   }
 }

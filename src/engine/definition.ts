@@ -7,10 +7,12 @@
  * | ---------------------------- | -------------------------------------------------------------- |
  * | saga `timeout`               | none: the saga has no deadline                                 |
  * | step `timeout` (per call)    | 10s                                                            |
- * | step `retry`                 | maxAttempts 3, exponential, initialDelay 200ms, maxDelay 30s, jitter true |
+ * | step `retry`                 | maxAttempts 3, exponential, initialDelay 200ms, maxDelay 30s, jitter true (false for a fixed backoff) |
  * | step `compensationRetry`     | maxAttempts 5, exponential, initialDelay 1s, maxDelay 60s, jitter true    |
  * | step `onFailure`             | compensate                                                     |
  * | `http.method`                | POST (POST, PUT, PATCH or DELETE: the context is sent as a JSON body) |
+ * | `http.body`                  | the saga input (sent only under `protocol: dtm`)               |
+ * | step `protocol`              | sagactl (`dtm`: DTM's request shape and result rules, see executors/dtm.ts) |
  * | `http.headers`               | none                                                           |
  * | `module` `export`            | default                                                        |
  * | `compensationOrder`          | reverse step order; when given it must list every step that has a compensation |
@@ -20,12 +22,15 @@
  * Durations are milliseconds or strings such as `200ms`, `10s`, `5m`, `1h`, `1d`, and bounded
  * (src/engine/limits.ts): a step timeout at most 24h, retry delays 7d, a saga timeout 365d.
  * An http URL is http:// or https://, or starts with a `${env:NAME}` reference.
+ * A retry `maxDelay` that nobody set never cuts an `initialDelay` short: the cap rises to
+ * the initial delay. Setting both with `initialDelay > maxDelay` is refused as a contradiction.
  * Unknown keys are errors: a misspelt `compensaton:` must not silently mean "none".
  */
 import { createHash } from 'node:crypto'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml'
 import { z } from 'zod'
-import { parseDuration } from './duration.js'
+import { formatDuration, parseDuration } from './duration.js'
+import { bodyProblems } from './body-template.js'
 import { malformedRef } from './env-ref.js'
 import { MAX_CALL_TIMEOUT_MS, MAX_RETRY_DELAY_MS, MAX_SAGA_TIMEOUT_MS } from './limits.js'
 import { modulePathProblem } from './module-path.js'
@@ -34,7 +39,9 @@ import { unstorableJson } from './storable.js'
 export type Backoff = 'fixed' | 'linear' | 'exponential'
 /** All durations in milliseconds. */
 export interface RetryPolicy { maxAttempts: number; backoff: Backoff; initialDelay: number; maxDelay: number; jitter: boolean }
-export interface HttpCall { http: { url: string; method: string; headers: Record<string, string> } }
+export type HttpProtocol = 'sagactl' | 'dtm'
+/** `protocol` and `body` are present only under `protocol: dtm`, so other specs stay as they were. */
+export interface HttpCall { http: { url: string; method: string; headers: Record<string, string>; protocol?: 'dtm'; body?: unknown } }
 export interface ModuleCall { module: string; export: string }
 export type Call = HttpCall | ModuleCall
 export interface StepDef {
@@ -127,6 +134,9 @@ const callSchema = z
           error: `must be one of ${METHODS.join(', ')} (the step context is sent as a JSON body)`,
         }).optional(),
         headers: z.record(z.string(), refText).optional(),
+        body: z.unknown().superRefine((b, ctx) => {
+          for (const p of bodyProblems(b)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
+        }).optional(),
       })
       .optional(),
     module: z.string().min(1, { error: 'must not be empty' }).optional(),
@@ -157,6 +167,7 @@ const limitsSchema = z.strictObject(limitFields)
 const stepParticipantSchema = z.union([participantName, z.strictObject({ name: participantName.optional(), ...limitFields })], {
   error: 'expected a participant name, or { name?, maxInFlight?, rps?, circuit? }',
 })
+const protocol = z.enum(['sagactl', 'dtm'])
 
 const stepSchema = z
   .strictObject({
@@ -168,10 +179,14 @@ const stepSchema = z
     retry: retrySchema.optional(),
     compensationRetry: retrySchema.optional(),
     onFailure: z.enum(['compensate', 'suspend']).optional(),
+    protocol: protocol.optional(),
   })
   .superRefine((s, ctx) => {
     if (s.compensationRetry && !s.compensation) {
       ctx.addIssue({ code: 'custom', path: ['compensationRetry'], message: 'step has no compensation to retry' })
+    }
+    if (s.protocol === 'dtm' && !s.action.http && !s.compensation?.http) {
+      ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'protocol applies to http calls; this step has none' })
     }
   })
 
@@ -187,6 +202,7 @@ const fileSchema = z
         compensationRetry: retrySchema.optional(),
         onFailure: z.enum(['compensate', 'suspend']).optional(),
         participant: participantName.optional(),
+        protocol: protocol.optional(),
       })
       .optional(),
     participants: z.record(participantName, limitsSchema).optional(),
@@ -194,6 +210,14 @@ const fileSchema = z
     compensationOrder: z.array(z.string()).optional(),
   })
   .superRefine((f, ctx) => {
+    checkDelays(f, ctx)
+    f.steps.forEach((s, i) => {
+      if ((s.protocol ?? f.defaults?.protocol) === 'dtm') return
+      for (const phase of ['action', 'compensation'] as const) {
+        if (s[phase]?.http?.body === undefined) continue
+        ctx.addIssue({ code: 'custom', path: ['steps', i, phase, 'http', 'body'], message: 'body is sent only under protocol: dtm (the sagactl protocol sends the step context)' })
+      }
+    })
     const first = new Map<string, number>()
     f.steps.forEach((s, i) => {
       const seen = first.get(s.name)
@@ -217,8 +241,28 @@ const fileSchema = z
     }
   })
 
-type FileShape = z.output<typeof fileSchema>
 type RetryShape = z.output<typeof retrySchema>
+
+/** initialDelay > maxDelay is a contradiction only when maxDelay was written down. */
+function checkDelays(f: { defaults?: { retry?: RetryShape; compensationRetry?: RetryShape }; steps: Array<{ retry?: RetryShape; compensationRetry?: RetryShape }> }, ctx: z.RefinementCtx): void {
+  for (const field of ['retry', 'compensationRetry'] as const) {
+    const base = DEFAULTS[field]
+    const layers: Array<{ path: (string | number)[]; own?: RetryShape; under?: RetryShape }> = [
+      { path: ['defaults', field], own: f.defaults?.[field] },
+      ...f.steps.map((s, i) => ({ path: ['steps', i, field], own: s[field], under: f.defaults?.[field] })),
+    ]
+    for (const { path, own, under } of layers) {
+      if (own?.initialDelay === undefined && own?.maxDelay === undefined) continue
+      const initial = own.initialDelay ?? under?.initialDelay ?? base.initialDelay
+      const max = own.maxDelay ?? under?.maxDelay
+      if (max !== undefined && initial > max) {
+        ctx.addIssue({ code: 'custom', path: [...path, own.initialDelay !== undefined ? 'initialDelay' : 'maxDelay'], message: `initialDelay ${formatDuration(initial)} is longer than maxDelay ${formatDuration(max)}; raise maxDelay or leave it out` })
+      }
+    }
+  }
+}
+
+type FileShape = z.output<typeof fileSchema>
 type CallShape = z.output<typeof callSchema>
 
 // ---- normalisation ----
@@ -228,12 +272,24 @@ const mergeRetry = (base: RetryPolicy, ...layers: (RetryShape | undefined)[]): R
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer ?? {})) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v
   }
+  // The default cap must not shorten a delay the file asked for (checkDelays refuses an explicit one).
+  if (out.initialDelay > out.maxDelay) out.maxDelay = out.initialDelay
+  // A fixed delay means the delay written; jitter on it only when asked for.
+  if (out.backoff === 'fixed' && layers.every((l) => l?.jitter === undefined)) out.jitter = false
   return out
 }
 
-const normaliseCall = (c: CallShape): Call =>
+const normaliseCall = (c: CallShape, protocol: HttpProtocol): Call =>
   c.http
-    ? { http: { url: c.http.url, method: (c.http.method ?? DEFAULTS.httpMethod).toUpperCase(), headers: { ...c.http.headers } } }
+    ? {
+        http: {
+          url: c.http.url,
+          method: (c.http.method ?? DEFAULTS.httpMethod).toUpperCase(),
+          headers: { ...c.http.headers },
+          ...(protocol === 'dtm' ? { protocol } : {}),
+          ...(c.http.body !== undefined ? { body: c.http.body } : {}),
+        },
+      }
     : { module: c.module as string, export: c.export ?? DEFAULTS.moduleExport }
 
 type StepParticipantShape = z.output<typeof stepParticipantSchema>
@@ -251,8 +307,8 @@ function normalise(f: FileShape): SagaDefinition {
   const steps = f.steps.map((s): StepDef => ({
     ...stepParticipant(s.participant, d.participant),
     name: s.name,
-    action: normaliseCall(s.action),
-    ...(s.compensation ? { compensation: normaliseCall(s.compensation) } : {}),
+    action: normaliseCall(s.action, s.protocol ?? d.protocol ?? 'sagactl'),
+    ...(s.compensation ? { compensation: normaliseCall(s.compensation, s.protocol ?? d.protocol ?? 'sagactl') } : {}),
     timeout: s.timeout ?? d.timeout ?? DEFAULTS.callTimeout,
     retry: mergeRetry(DEFAULTS.retry, d.retry, s.retry),
     compensationRetry: mergeRetry(DEFAULTS.compensationRetry, d.compensationRetry, s.compensationRetry),

@@ -1,7 +1,7 @@
 // Secrets stay out of definitions and out of the database: a definition holds
 // `${env:NAME}` and the worker resolves it at call time. Messages name the variable,
 // never its value, because they end up in step errors, events and terminals.
-import type { HttpCall } from './definition.js'
+import type { HttpCall, SagaDefinition } from './definition.js'
 
 const REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g
 const ANY_REF = /\$\{([^}]*)\}/g
@@ -44,6 +44,22 @@ export function callSecrets(call: HttpCall, env: NodeJS.ProcessEnv = process.env
     for (const name of envRefNames(v)) {
       const s = env[name]
       if (s !== undefined) out.push(s)
+    }
+  }
+  return out
+}
+
+/** Every variable a definition's http calls refer to that `env` does not set, with where it is used. */
+export function missingEnvRefs(defs: SagaDefinition[], env: NodeJS.ProcessEnv = process.env): Array<{ variable: string; where: string }> {
+  const out: Array<{ variable: string; where: string }> = []
+  for (const def of defs) {
+    for (const step of def.steps) {
+      for (const call of [step.action, step.compensation]) {
+        if (!call || !('http' in call)) continue
+        for (const text of [call.http.url, ...Object.values(call.http.headers)]) {
+          for (const variable of envRefNames(text)) if (env[variable] === undefined) out.push({ variable, where: `${def.name} ${step.name}` })
+        }
+      }
     }
   }
   return out

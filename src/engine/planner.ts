@@ -62,6 +62,7 @@ export function explainPlan(def: SagaDefinition, steps: Map<string, StepState>):
     else if (rec.status === 'skipped') why = 'skipped by an operator'
     else if (rec.status === 'succeeded') why = s.compensation ? 'action succeeded' : 'action succeeded, but the step has no compensation'
     else if (rec.errorKind === 'business') why = 'action failed with a business error: the service did nothing'
+    else if (rec.errorKind === 'failure') why = s.compensation ? 'action answered FAILURE (protocol dtm): its compensation runs' : 'action answered FAILURE, but the step has no compensation'
     else why = s.compensation ? `action attempted, outcome unknown (${rec.errorKind ?? 'in flight'})` : 'outcome unknown, but the step has no compensation'
     return { step: s.name, index: i, order: pos === -1 ? null : pos + 1, compensate: pos !== -1, why }
   })
@@ -202,7 +203,7 @@ export function afterCall(def: SagaDefinition, v: SagaView, work: Work, outcome:
   }
 
   // A business failure, or retries exhausted: this step has failed for good.
-  const kind: ErrorKind = outcome.kind === 'business' ? 'business' : 'transient'
+  const kind: ErrorKind = outcome.kind === 'business' ? (outcome.compensate ? 'failure' : 'business') : 'transient'
   const failed: StepWrite = { index, phase, name, status: 'failed', attempts: attempt, lastError: error, errorKind: kind, finished: true }
   const why = outcome.kind === 'business' ? error : `${error} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`
   const steps = new Map(v.steps)

@@ -13,7 +13,8 @@ export function retryDelay(policy: RetryPolicy, attempt: number, random: () => n
     : policy.backoff === 'linear' ? policy.initialDelay * n
     : policy.initialDelay === 0 ? 0 // 0 x 2^1024 would be NaN
     : policy.initialDelay * 2 ** (n - 1) // Infinity for huge n, which the cap absorbs
-  const capped = Math.max(0, Math.min(policy.maxDelay, base))
+  // The cap never cuts below the initial delay (specs stored before that rule could say so).
+  const capped = Math.max(0, Math.min(Math.max(policy.maxDelay, policy.initialDelay), base))
   if (!policy.jitter || capped === 0) return Math.round(capped)
   const r = Math.min(Math.max(random(), 0), 1)
   return Math.max(1, Math.round(capped * (0.5 + 0.5 * r)))

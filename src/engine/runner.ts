@@ -124,7 +124,16 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
     const call = work.phase === 'action' ? work.step.action : work.step.compensation!
     let outcome = await executeCall(
       call,
-      { sagaId: saga.id, step: work.step.name, phase: work.phase, attempt: work.attempt, input: saga.input, results: { ...results }, rerun: reruns.get(stepKey(work.index, work.phase)) ?? 0 },
+      {
+        sagaId: saga.id,
+        step: work.step.name,
+        phase: work.phase,
+        attempt: work.attempt,
+        input: saga.input,
+        results: { ...results },
+        rerun: reruns.get(stepKey(work.index, work.phase)) ?? 0,
+        index: work.index,
+      },
       { timeoutMs: work.step.timeout, defsDir: ctx.defsDir, env: ctx.env },
     )
     ctx.onCall?.(work, view, outcome)

@@ -8,7 +8,8 @@ export const TERMINAL_STATUSES: readonly SagaStatus[] = ['completed', 'compensat
 
 export type Phase = 'action' | 'compensation'
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped'
-export type ErrorKind = 'business' | 'transient' | 'pending' | 'timeout'
+/** `failure`: a DTM participant answered FAILURE; unlike `business`, its compensation still runs. */
+export type ErrorKind = 'business' | 'failure' | 'transient' | 'pending' | 'timeout'
 
 export interface Saga {
   id: string

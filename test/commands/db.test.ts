@@ -27,6 +27,17 @@ describe.runIf(pgUrl)('db commands on the real server', () => {
     expect(doc.database).toBe(s.url)
   })
 
+  it('a hint that names a command repeats the flags that chose the database and schema, password redacted', async () => {
+    const s = await freshPgSchema()
+    const url = new URL(s.url)
+    url.password = 'topsecret'
+    const res = await runCli(['saga', 'list', '--database-url', url.toString(), '--schema', s.schema])
+    expect(res.code).toBe(9)
+    url.password = '****'
+    expect(res.stderr).toContain(`run: sagactl db migrate --database-url ${url.toString()} --schema ${s.schema}\n`)
+    expect(res.stderr).not.toContain('topsecret')
+  })
+
   it('--dry-run lists pending migrations and creates nothing', async () => {
     const s = await freshPgSchema()
     cleanups.push(s.drop)

@@ -124,9 +124,27 @@ describe('def commands (embedded database)', () => {
     expect(text.stdout).toMatch(/^refund version 1\n/)
     expect(text.stdout).toContain('by bob')
     expect(text.stdout).toMatch(/timeout\s+none/)
-    expect(text.stdout).toMatch(/│ refund-payment\s+│ PUT \$\{env:PAYMENT_URL\}\/refunds\s+│\s+│ no retries\s+│ 10s\s+│ suspend/)
-    expect(text.stdout).toMatch(/│ notify-customer\s+│ \.\/steps\/notify\.js#refundIssued\s+│\s+│ 3x exponential 200ms\.\.30s jitter\s+│ 30s\s+│ compensate/)
+    expect(text.stdout).toMatch(/│ refund-payment\s+│ PUT \$\{env:PAYMENT_URL\}\/refunds\s+│\s+│ no retries\s+│ 10s\s+│ suspend\s+│\s+│/)
+    expect(text.stdout).toMatch(/│ notify-customer\s+│ \.\/steps\/notify\.js#refundIssued\s+│\s+│ 3x exponential 200ms\.\.30s jitter\s+│ 30s\s+│ compensate\s+│\s+│/)
     expect(text.stdout).toContain(readFileSync(join(FIXTURES, 'refund.json'), 'utf8').trimEnd())
+  })
+
+  it('show prints a long fixed delay as written (no default cap, no jitter not asked for), the compensation retry, and marks DTM calls', async () => {
+    writeFileSync(join(cwd, 'slow.yaml'), [
+      'name: slow-transfer',
+      'defaults: { protocol: dtm }',
+      'steps:',
+      '  - name: trans-out',
+      '    action: { http: { url: "http://bank/TransOut" } }',
+      '    compensation: { http: { url: "http://bank/TransOutCom" } }',
+      '    retry: { backoff: fixed, initialDelay: 1h }',
+    ].join('\n'))
+    expect((await cli('def', 'apply', 'slow.yaml')).code).toBe(0)
+    const text = await cli('def', 'show', 'slow-transfer')
+    expect(text.stdout).toMatch(/│ trans-out\s+│ http:\/\/bank\/TransOut \(dtm\)\s+│ http:\/\/bank\/TransOutCom \(dtm\)\s+│ 3x fixed 1h 00m\s+│ 10s\s+│ compensate\s+│ 5x exponential 1s\.\.1m 00s jitter\s+│/)
+    expect(text.stdout).not.toContain('..30s')
+    const json = JSON.parse((await cli('def', 'show', 'slow-transfer', '--json')).stdout)
+    expect(json.spec.steps[0].retry).toMatchObject({ initialDelay: 3_600_000, maxDelay: 3_600_000 })
   })
 
   it('show of an unknown name or version is not found (exit 3), one line', async () => {

@@ -285,3 +285,34 @@ describe('definitionChecksum', () => {
     expect(checksum(SPEC_YAML.replace('onFailure: suspend', 'onFailure: compensate'))).not.toBe(checksum(SPEC_YAML))
   })
 })
+
+describe('retry delays longer than the default cap', () => {
+  const stepRetry = (text: string) => parseDefinition(text, 'f.yaml').definition?.steps[0]?.retry
+  const one = (retry: string, defaults = '') =>
+    ['name: t', defaults, 'steps:', '  - name: a', '    action: { http: { url: "http://x/a" } }', `    retry: ${retry}`].filter(Boolean).join('\n')
+
+  it('an initialDelay above the default maxDelay raises the cap to it instead of being cut to 30s', () => {
+    expect(stepRetry(one('{ backoff: fixed, initialDelay: 1h }'))).toMatchObject({ initialDelay: 3_600_000, maxDelay: 3_600_000 })
+    const { definition } = parseDefinition(one('{ maxAttempts: 2 }', 'defaults: { compensationRetry: { initialDelay: 5m } }'), 'f.yaml')
+    expect(definition?.steps[0]?.compensationRetry).toMatchObject({ initialDelay: 300_000, maxDelay: 300_000 })
+  })
+
+  it('a fixed backoff gets no jitter unless a layer asks for it', () => {
+    expect(stepRetry(one('{ backoff: fixed, initialDelay: 1s }'))?.jitter).toBe(false)
+    expect(stepRetry(one('{ backoff: fixed, initialDelay: 1s, jitter: true }'))?.jitter).toBe(true)
+    expect(stepRetry(one('{ backoff: fixed }', 'defaults: { retry: { jitter: true } }'))?.jitter).toBe(true)
+    expect(stepRetry(one('{ maxAttempts: 4 }'))?.jitter).toBe(true)
+  })
+
+  it('refuses initialDelay > maxDelay when both are written, at the layer that says so', () => {
+    expect(problemsOf(one('{ initialDelay: 1h, maxDelay: 10s }'))).toEqual([
+      'saga.yaml:5:28 steps[0].retry.initialDelay: initialDelay 1h 00m is longer than maxDelay 10s; raise maxDelay or leave it out',
+    ])
+    expect(problemsOf(one('{ maxDelay: 100ms }'))).toEqual([
+      'saga.yaml:5:24 steps[0].retry.maxDelay: initialDelay 200ms is longer than maxDelay 100ms; raise maxDelay or leave it out',
+    ])
+    expect(problemsOf(one('{ maxAttempts: 2 }', 'defaults: { retry: { initialDelay: 1m, maxDelay: 10s } }'))).toEqual([
+      'saga.yaml:2:36 defaults.retry.initialDelay: initialDelay 1m 00s is longer than maxDelay 10s; raise maxDelay or leave it out',
+    ])
+  })
+})

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { HttpCall } from '../../src/engine/definition.js'
-import { envRefNames, malformedRef, resolveCallEnv, resolveEnvRefs } from '../../src/engine/env-ref.js'
+import { parseDefinition, type HttpCall } from '../../src/engine/definition.js'
+import { envRefNames, malformedRef, missingEnvRefs, resolveCallEnv, resolveEnvRefs } from '../../src/engine/env-ref.js'
 
 const env = { PAYMENT_URL: 'http://127.0.0.1:7003', PAYMENT_TOKEN: 's3cr3t-token', EMPTY: '' }
 
@@ -59,5 +59,21 @@ describe('reference syntax helpers', () => {
     expect(malformedRef('${PAYMENT_URL}/x')).toBe('${PAYMENT_URL}')
     expect(malformedRef('${env:}')).toBe('${env:}')
     expect(malformedRef('${env:BAD-NAME}')).toBe('${env:BAD-NAME}')
+  })
+})
+
+describe('missingEnvRefs', () => {
+  it('names every unset variable of url and headers, with the definition and step using it', () => {
+    const { definition } = parseDefinition(
+      ['name: order', 'steps:',
+        '  - { name: validate, action: { http: { url: "${env:CUSTOMER_URL}/v" } } }',
+        '  - { name: pay, action: { http: { url: "${env:PAYMENT_URL}/c", headers: { Authorization: "Bearer ${env:PAYMENT_TOKEN}" } } }, compensation: { http: { url: "${env:REFUND_URL}" } } }',
+        '  - { name: note, action: { module: ./n.js } }'].join('\n'), 'o.yaml')
+    expect(missingEnvRefs([definition!], { PAYMENT_URL: 'x', EMPTY: '' })).toEqual([
+      { variable: 'CUSTOMER_URL', where: 'order validate' },
+      { variable: 'PAYMENT_TOKEN', where: 'order pay' },
+      { variable: 'REFUND_URL', where: 'order pay' },
+    ])
+    expect(missingEnvRefs([definition!], { CUSTOMER_URL: '', PAYMENT_URL: '', PAYMENT_TOKEN: '', REFUND_URL: '' })).toEqual([])
   })
 })

@@ -198,9 +198,9 @@ describe('http executor: secrets from the environment', () => {
     expect(seen[0]?.headers.authorization).toBe(`Bearer ${SECRET}`)
   })
 
-  it('a missing variable is a transient error naming the variable only', async () => {
+  it('a missing variable is a business failure (not retried) naming the variable only', async () => {
     const out = await executeCall(secretCall('/ok'), ctx(), { ...opts, env: { BASE: base } })
-    expect(out).toEqual({ kind: 'transient', error: 'environment variable TOKEN is not set' })
+    expect(out).toEqual({ kind: 'business', error: 'environment variable TOKEN is not set' })
     expect(seen).toHaveLength(0)
   })
 

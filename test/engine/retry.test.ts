@@ -15,7 +15,7 @@ const policy = (p: Partial<RetryPolicy>): RetryPolicy => ({
 /** The delay before jitter, computed independently of the implementation. */
 const computed = (p: RetryPolicy, attempt: number): number => {
   const raw = p.backoff === 'fixed' ? p.initialDelay : p.backoff === 'linear' ? p.initialDelay * attempt : p.initialDelay * 2 ** (attempt - 1)
-  return Math.min(p.maxDelay, raw)
+  return Math.min(Math.max(p.maxDelay, p.initialDelay), raw)
 }
 
 const arbPolicy = fc.record({
@@ -71,10 +71,15 @@ describe('retryDelay', () => {
     )
   })
 
-  it('property: never above maxDelay', () => {
+  it('never waits less than the initial delay because of the cap (a spec stored with maxDelay < initialDelay)', () => {
+    expect(retryDelay(policy({ backoff: 'fixed', initialDelay: 3_600_000, maxDelay: 30_000 }), 1)).toBe(3_600_000)
+    expect(retryDelay(policy({ initialDelay: 60_000, maxDelay: 30_000 }), 4)).toBe(60_000)
+  })
+
+  it('property: never above maxDelay (or the initial delay, when that is longer)', () => {
     fc.assert(
       fc.property(arbPolicy, fc.integer({ min: 1, max: 10_000 }), (p, attempt) => {
-        expect(retryDelay(p, attempt)).toBeLessThanOrEqual(p.maxDelay)
+        expect(retryDelay(p, attempt)).toBeLessThanOrEqual(Math.max(p.maxDelay, p.initialDelay))
       }),
     )
   })

@@ -9,13 +9,15 @@ import { NotFoundError } from '../../errors.js'
 const callText = (call: Call | undefined): string => {
   if (!call) return ''
   if (!isHttpCall(call)) return `${call.module}#${call.export}`
-  return call.http.method === 'POST' ? call.http.url : `${call.http.method} ${call.http.url}`
+  const text = call.http.method === 'POST' ? call.http.url : `${call.http.method} ${call.http.url}`
+  return call.http.protocol === 'dtm' ? `${text} (dtm)` : text
 }
 
+// A fixed backoff never grows, so its cap says nothing.
 const retryText = (r: RetryPolicy): string =>
   r.maxAttempts === 1
     ? 'no retries'
-    : `${r.maxAttempts}x ${r.backoff} ${formatDuration(r.initialDelay)}..${formatDuration(r.maxDelay)}${r.jitter ? ' jitter' : ''}`
+    : `${r.maxAttempts}x ${r.backoff} ${formatDuration(r.initialDelay)}${r.backoff === 'fixed' ? '' : `..${formatDuration(r.maxDelay)}`}${r.jitter ? ' jitter' : ''}`
 
 export default class DefShow extends BaseCommand<typeof DefShow> {
   static override summary = 'Print a definition: its steps, policies and the file as applied.'
@@ -55,8 +57,8 @@ export default class DefShow extends BaseCommand<typeof DefShow> {
       this.log('')
       this.log(
         table(
-          ['step', 'action', 'compensation', 'retry', 'timeout', 'on failure'],
-          spec.steps.map((s) => [s.name, callText(s.action), callText(s.compensation), retryText(s.retry), formatDuration(s.timeout), s.onFailure]),
+          ['step', 'action', 'compensation', 'retry', 'timeout', 'on failure', 'compensation retry'],
+          spec.steps.map((s) => [s.name, callText(s.action), callText(s.compensation), retryText(s.retry), formatDuration(s.timeout), s.onFailure, s.compensation ? retryText(s.compensationRetry) : '']),
         ),
       )
       this.log('')

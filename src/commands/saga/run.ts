@@ -9,13 +9,59 @@ import { formatDuration } from '../../engine/duration.js'
 import { Engine } from '../../engine/engine.js'
 import { tagsFromTexts } from '../../engine/search.js'
 import { ExitCode } from '../../errors.js'
-import type { Saga } from '../../engine/types.js'
+import { getEvents } from '../../db/queries/sagas.js'
+import type { Database } from '../../db/types.js'
+import type { Saga, SagaEvent } from '../../engine/types.js'
 
 const EXIT_BY_STATUS: Partial<Record<Saga['status'], number>> = {
   completed: ExitCode.ok,
   compensated: ExitCode.compensated,
   suspended: ExitCode.suspended,
   failed: ExitCode.failed,
+}
+
+const POLL_MS = 150
+
+/** Prints a line per step event of the saga's journal as it is written; stop() prints the rest. */
+function followSteps(db: Database, sagaId: string, live: boolean): { stop: () => Promise<void> } {
+  let last = 0
+  let busy: Promise<void> = Promise.resolve()
+  const started = new Map<string, number>()
+  const print = (e: SagaEvent) => {
+    if (!e.type.startsWith('step.') || !e.step) return
+    const label = `${e.phase === 'compensation' ? 'undo ' : ''}${e.step}`
+    const key = `${e.step}:${e.phase}:${e.attempt}`
+    if (e.type === 'step.started') {
+      started.set(key, e.at.getTime())
+      if (live) void out.write(process.stderr, `${terminalSafeLine(`  … ${label}${(e.attempt ?? 1) > 1 ? ` (attempt ${e.attempt})` : ''}`)}\r`)
+      return
+    }
+    const took = color.gray(formatDuration(e.at.getTime() - (started.get(key) ?? e.at.getTime())))
+    const data = (e.data ?? {}) as { kind?: string; error?: string }
+    const line =
+      e.type === 'step.succeeded' ? `  ${color.green('✓')} ${label} ${took}`
+      : e.type === 'step.failed' ? `  ${color.red('✗')} ${label} ${took} ${data.kind ?? 'failed'}: ${data.error ?? ''}`
+      : `  ${color.yellow('↷')} ${label} ${e.type.slice(5)}`
+    void out.write(process.stderr, `${terminalSafeLine(line, { keepColor: color.level > 0 })}${live ? '\u001B[K' : ''}\n`)
+  }
+  const pump = () =>
+    (busy = busy.then(async () => {
+      for (;;) {
+        const batch = await getEvents(db, sagaId, { afterId: last, limit: 500 })
+        for (const e of batch) {
+          print(e)
+          last = e.id
+        }
+        if (batch.length < 500) return
+      }
+    }).catch(() => undefined)) // progress is best effort; the final status is read by engine.run
+  const timer = setInterval(() => void pump(), POLL_MS)
+  return {
+    stop: async () => {
+      clearInterval(timer)
+      await pump()
+    },
+  }
 }
 
 export default class SagaRun extends BaseCommand<typeof SagaRun> {
@@ -39,49 +85,33 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
 
   async run() {
     const input = readJsonInput(this.flags.input)
-    const engine = new Engine(await this.db())
+    const db = await this.db()
+    const engine = new Engine(db)
     const { saga } = await engine.start(this.args.definition, input, {
       key: this.flags.key,
       version: this.flags.version,
       tags: this.flags.tag ? tagsFromTexts(this.flags.tag) : undefined,
     })
-    const live = !this.jsonEnabled() && process.stderr.isTTY
     const quiet = this.jsonEnabled()
-    const started = new Map<string, number>()
     const abort = new AbortController()
     const onSignal = () => abort.abort()
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
     if (!quiet) void out.errLine(`saga ${saga.id} (${saga.definition}@${saga.version})`)
+    // Progress comes from the journal, not from this process's calls: a worker serving the
+    // same schema may take the saga, and its steps must show just the same.
+    const progress = quiet ? undefined : followSteps(db, saga.id, process.stderr.isTTY)
     const final = await engine
-      .run(saga.id, {
-        defsDir: this.flags.defs,
-        signal: abort.signal,
-        onCall: (work, _view, outcome) => {
-          if (quiet) return
-          const label = `${work.phase === 'action' ? '' : 'undo '}${work.step.name}`
-          const key = `${work.index}:${work.phase}:${work.attempt}`
-          if (!outcome) {
-            started.set(key, Date.now())
-            if (live) void out.write(process.stderr, `${terminalSafeLine(`  … ${label}${work.attempt > 1 ? ` (attempt ${work.attempt})` : ''}`)}\r`)
-            return
-          }
-          const took = formatDuration(Date.now() - (started.get(key) ?? Date.now()))
-          const line =
-            outcome.kind === 'success'
-              ? `  ${color.green('✓')} ${label} ${color.gray(took)}`
-              : `  ${color.red('✗')} ${label} ${color.gray(took)} ${outcome.kind}: ${outcome.error}`
-          void out.write(process.stderr, `${terminalSafeLine(line, { keepColor: color.level > 0 })}${live ? '\u001B[K' : ''}\n`)
-        },
-      })
-      .finally(() => {
+      .run(saga.id, { defsDir: this.flags.defs, signal: abort.signal })
+      .finally(async () => {
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)
+        await progress?.stop()
       })
     process.exitCode = EXIT_BY_STATUS[final.status] ?? ExitCode.unexpected
     if (!quiet) {
       this.log(`${status(final.status)} ${final.id}${final.reason ? ` — ${final.reason}` : ''}`)
-      if (final.status === 'suspended') this.log(`an intervention is open: sagactl intervention list`)
+      if (final.status === 'suspended') this.log(`an intervention is open: ${this.sagactlCommand('intervention list')}`)
       if (abort.signal.aborted && !EXIT_BY_STATUS[final.status]) this.log(`interrupted while ${final.status}; a worker will continue it`)
     }
     return final

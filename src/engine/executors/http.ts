@@ -16,19 +16,21 @@ import type { HttpCall } from '../definition.js'
 import { formatDuration } from '../duration.js'
 import { resolveCallEnv } from '../env-ref.js'
 import { formatBytes, MAX_OUTPUT_BYTES } from '../limits.js'
-import { callSignal, errorText, idempotencyKey, type CallOutcome, type ExecOptions, type StepContext } from './types.js'
+import { callSignal, errorText, idempotencyKey, type CallOutcome, type ExecOptions, type HttpProtocolShape, type StepContext } from './types.js'
 
 const SNIPPET = 200
 /** An error body is only shown as a snippet: reading more is wasted memory. */
 const ERROR_BODY_BYTES = 16 * 1024
 
-export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
+/** `protocol` replaces sagactl's request body and result rules (DTM's, in dtm.ts). */
+export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOptions, protocol?: HttpProtocolShape): Promise<CallOutcome> {
   const env = opts.env ?? process.env
   let resolved: HttpCall
   try {
     resolved = resolveCallEnv(call, env)
   } catch (err) {
-    return { kind: 'transient', error: errorText(err) }
+    // An unset variable stays unset on every retry of this worker: fail now, not after the retries.
+    return { kind: 'business', error: errorText(err) }
   }
   const transient = (error: string, retryAfterMs?: number): CallOutcome =>
     retryAfterMs === undefined ? { kind: 'transient', error } : { kind: 'transient', error, retryAfterMs }
@@ -56,6 +58,13 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
   if (!headers.has('accept')) headers.set('accept', 'application/json, text/plain;q=0.9, */*;q=0.8')
 
   const { sagaId, step, phase, attempt, input, results } = ctx
+  let payload = JSON.stringify({ sagaId, step, phase, attempt, input, results })
+  if (protocol) {
+    const req = protocol.request(call, ctx)
+    if ('kind' in req) return req
+    payload = req.body
+    for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v)
+  }
   const signal = callSignal(opts.timeoutMs, opts.signal)
   let status: number
   let body: { text: string; over: boolean }
@@ -65,7 +74,7 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
     const res = await fetch(url, {
       method: resolved.http.method,
       headers,
-      body: JSON.stringify({ sagaId, step, phase, attempt, input, results }),
+      body: payload,
       signal,
       redirect: 'manual',
     })
@@ -82,14 +91,15 @@ export async function executeHttp(call: HttpCall, ctx: StepContext, opts: ExecOp
     return transient(text === 'bad port' ? `fetch refuses port ${url.port} (blocked port list); use another port` : text)
   }
 
-  if (status >= 200 && status < 300) {
-    if (body.over) return transient(`response body is larger than ${formatBytes(MAX_OUTPUT_BYTES)}: not stored`)
-    return { kind: 'success', output: parseBody(body.text) }
-  }
+  const ok = status >= 200 && status < 300
+  if (ok && body.over) return transient(`response body is larger than ${formatBytes(MAX_OUTPUT_BYTES)}: not stored`)
   if (status >= 300 && status < 400 && location) return { kind: 'business', error: `HTTP ${status} redirect to ${location.slice(0, SNIPPET)} (not followed)` }
-  const snippet = body.text.trim().slice(0, SNIPPET)
+  const text = body.text
+  const snippet = text.trim().slice(0, SNIPPET)
   const error = `HTTP ${status}${snippet ? `: ${snippet}` : ''}`
   const retryAfterMs = parseRetryAfter(retryAfterHeader)
+  if (protocol) return protocol.classify(retryAfterMs === undefined ? { status, text, error } : { status, text, error, retryAfterMs }, ctx)
+  if (ok) return { kind: 'success', output: parseBody(text) }
   if (status === 425) return retryAfterMs === undefined ? { kind: 'pending', error } : { kind: 'pending', error, retryAfterMs }
   if (status === 408 || status === 429 || status >= 500) return transient(error, retryAfterMs)
   return { kind: 'business', error }
@@ -118,7 +128,7 @@ function decode(chunks: Uint8Array[], bytes: number): string {
   return Buffer.concat(chunks).subarray(0, bytes).toString('utf8')
 }
 
-function parseBody(text: string): unknown {
+export function parseBody(text: string): unknown {
   if (text.trim() === '') return null
   try {
     return JSON.parse(text)

@@ -1,5 +1,6 @@
 import { callSecrets } from '../env-ref.js'
 import { isHttpCall, type Call } from '../definition.js'
+import { dtmProtocol } from './dtm.js'
 import { executeHttp } from './http.js'
 import { executeModule } from './module.js'
 import { guardOutcome, scrubberFor } from './outcome.js'
@@ -7,6 +8,7 @@ import { errorText, type CallOutcome, type ExecOptions, type StepContext } from 
 
 export * from './types.js'
 export { executeHttp, parseRetryAfter } from './http.js'
+export { dtmBranchId, dtmProtocol } from './dtm.js'
 export { executeModule, resolveModulePath } from './module.js'
 
 /** Makes an outcome of `call` safe to store and print: its resolved secrets scrubbed, its text and size bounded. */
@@ -18,7 +20,9 @@ export function guardCallOutcome(call: Call, outcome: CallOutcome, env: NodeJS.P
 export async function executeCall(call: Call, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
   let outcome: CallOutcome
   try {
-    outcome = isHttpCall(call) ? await executeHttp(call, ctx, opts) : await executeModule(call, ctx, opts)
+    outcome = isHttpCall(call)
+      ? await executeHttp(call, ctx, opts, call.http.protocol === 'dtm' ? dtmProtocol : undefined)
+      : await executeModule(call, ctx, opts)
   } catch (err) {
     outcome = { kind: 'transient', error: `executor error: ${errorText(err)}` }
   }

@@ -1,4 +1,4 @@
-import type { Call } from '../definition.js'
+import type { Call, HttpCall } from '../definition.js'
 
 export type Phase = 'action' | 'compensation'
 
@@ -13,6 +13,8 @@ export interface StepContext {
   results: Record<string, unknown>
   /** Times an operator sent this step round again (`saga retry --from-step`); 0 or absent on the first run. */
   rerun?: number
+  /** The step's 0-based position in its definition (DTM's branch id is built from it). */
+  index?: number
 }
 
 /** The single argument a module export receives. */
@@ -25,8 +27,12 @@ export interface ModuleStepContext extends StepContext {
 export type CallOutcome =
   /** The step did its work; `output` is stored and passed to later steps in `results`. */
   | { kind: 'success'; output: unknown }
-  /** 409/422/other 4xx, SagaAbort: the service did nothing and never will; not retried. */
-  | { kind: 'business'; error: string }
+  /**
+   * 409/422/other 4xx, SagaAbort: the service did nothing and never will; not retried.
+   * `compensate`: the service refused but may have done part of the work (DTM's FAILURE),
+   * so the step's own compensation runs too.
+   */
+  | { kind: 'business'; error: string; compensate?: boolean }
   /** 425: still in progress; asked again later without using up an attempt. */
   | { kind: 'pending'; error: string; retryAfterMs?: number }
   /** 408, 429, 5xx, network errors, timeouts: outcome unknown, retried per policy. */
@@ -39,6 +45,18 @@ export interface ExecOptions {
   env?: NodeJS.ProcessEnv
   /** The worker's shutdown signal. */
   signal?: AbortSignal
+}
+
+/**
+ * A request and result shape other than sagactl's own for http calls (DTM's): what is
+ * sent, and what an answer means. Everything else (URL checks, headers, secrets,
+ * timeouts, network errors) stays with the http executor.
+ */
+export interface HttpProtocolShape {
+  /** The raw body and extra query parameters, or an outcome when no request can be built. */
+  request(call: HttpCall, ctx: StepContext): { body: string; query: Record<string, string> } | CallOutcome
+  /** `error` is the scrubbed `HTTP <status>: <snippet>` text; `retryAfterMs` the parsed Retry-After. */
+  classify(answer: { status: number; text: string; error: string; retryAfterMs?: number }, ctx: StepContext): CallOutcome
 }
 
 export type Executor<C extends Call = Call> = (call: C, ctx: StepContext, opts: ExecOptions) => Promise<CallOutcome>
