@@ -56,6 +56,10 @@ export default class Demo extends BaseCommand<typeof Demo> {
     seed: Flags.integer({ summary: 'Seed of the generated orders.', default: 1 }),
   }
 
+  protected override servesEmbedded(): boolean {
+    return true
+  }
+
   async run(): Promise<DemoReport> {
     const { flags } = this
     const human = !this.jsonEnabled()
