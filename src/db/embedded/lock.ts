@@ -21,14 +21,19 @@ export function lockFile(dataDir: string): string {
   return join(dataDir, LOCK_FILE)
 }
 
-/** Linux: field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined elsewhere. */
-export function processStart(pid: number): string | undefined {
+/** Linux: state and start time (clock ticks since boot) from /proc/<pid>/stat; undefined elsewhere. */
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { state: fields[0]!, start: fields[19]! }
   } catch {
     return undefined
   }
+}
+
+export function processStart(pid: number): string | undefined {
+  return procStat(pid)?.start
 }
 
 /** The recorded owner still runs: its pid lives and, where the kernel says, started when the record says. */
@@ -40,9 +45,10 @@ export function isAlive(rec: OwnerRecord): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
-  if (rec.procStart === undefined) return true
-  const now = processStart(rec.pid)
-  return now === undefined || now === rec.procStart
+  const now = procStat(rec.pid)
+  // A killed process its parent has not reaped yet is a zombie: dead all the same.
+  if (now?.state === 'Z') return false
+  return rec.procStart === undefined || now === undefined || now.start === rec.procStart
 }
 
 export function readOwner(dataDir: string): OwnerRecord | null {
@@ -104,6 +110,48 @@ function removeStale(dataDir: string, stale: OwnerRecord): void {
   } finally {
     closeSync(fd)
     unlinkQuiet(guard)
+  }
+}
+
+const NEXT_FILE = `${LOCK_FILE}.next`
+
+/**
+ * A long-running process that has to wait records that it is next: short commands then
+ * leave the directory to it and go through it once it serves, instead of taking turns
+ * ahead of it. False when another live process is next already.
+ */
+export function claimNext(dataDir: string, rec: OwnerRecord): boolean {
+  const file = join(dataDir, NEXT_FILE)
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, JSON.stringify(rec), { flag: 'wx' })
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const next = readNext(dataDir)
+    if (next && (same(next, rec) || isAlive(next))) return same(next, rec)
+    unlinkQuiet(file)
+  }
+  return false
+}
+
+/** The live process that is next, if any. */
+export function readNext(dataDir: string): OwnerRecord | null {
+  try {
+    const next = JSON.parse(readFileSync(join(dataDir, NEXT_FILE), 'utf8')) as OwnerRecord
+    return isAlive(next) ? next : null
+  } catch {
+    return null
+  }
+}
+
+export function clearNext(dataDir: string, rec: OwnerRecord): void {
+  const file = join(dataDir, NEXT_FILE)
+  try {
+    if (same(JSON.parse(readFileSync(file, 'utf8')) as OwnerRecord, rec)) unlinkQuiet(file)
+  } catch {
+    // none
   }
 }
 

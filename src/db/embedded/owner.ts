@@ -4,7 +4,7 @@ import { DatabaseUnreachableError } from '../../errors.js'
 import { PgDatabase } from '../pg-driver.js'
 import type { Database, Queryable, QueryOptions, QueryResult } from '../types.js'
 import type { HostData, HostMessage } from './host.js'
-import { isAlive, processStart, readOwner, release, tryAcquire, updateOwner, type OwnerRecord } from './lock.js'
+import { claimNext, clearNext, isAlive, processStart, readNext, readOwner, release, tryAcquire, updateOwner, type OwnerRecord } from './lock.js'
 
 export interface EmbeddedOptions {
   dataDir: string
@@ -36,7 +36,7 @@ function describe(owner: OwnerRecord): string {
  * when it is long-running); a directory held by another short command is waited for.
  */
 export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
-  const deadline = Date.now() + (opts.waitMs ?? 30_000)
+  const waitMs = opts.waitMs ?? 30_000
   const self: OwnerRecord = {
     pid: process.pid,
     startedAt: new Date().toISOString(),
@@ -45,25 +45,42 @@ export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
     serves: opts.serve,
   }
   let told = false
-  for (;;) {
-    const got = tryAcquire(opts.dataDir, self)
-    if (got.acquired) return opts.serve ? serve(opts, self) : ownAlone(opts, self)
-    const owner = got.owner
-    if (owner?.listen) {
-      const db = await connect(opts, owner)
-      if (db) return db
+  let holder = ''
+  let deadline = 0
+  let next = false
+  try {
+    for (;;) {
+      // A short command leaves the directory to a long-running one that waits for it.
+      const deferTo = opts.serve ? null : readNext(opts.dataDir)
+      const got = deferTo ? { acquired: false as const, owner: readOwner(opts.dataDir) } : tryAcquire(opts.dataDir, self)
+      if (got.acquired) return opts.serve ? await serve(opts, self) : await ownAlone(opts, self)
+      const owner = got.owner
+      if (owner?.listen) {
+        const db = await connect(opts, owner)
+        if (db) return db
+      }
+      if (opts.serve && !next) next = claimNext(opts.dataDir, self)
+      // Bounded per holder: a queue of short commands that each finish is progress, not a hang.
+      const who = owner ? `${owner.pid}@${owner.startedAt}` : deferTo ? `next:${deferTo.pid}` : ''
+      if (who !== holder) {
+        holder = who
+        deadline = Date.now() + waitMs
+      }
+      if (Date.now() > deadline) {
+        throw new DatabaseUnreachableError(
+          `the embedded database in ${opts.dataDir} is busy: ${owner ? describe(owner) : 'another process'} has held it for over ${Math.round(waitMs / 1000)} s`,
+          'wait for it to finish, or run a long-lived sagactl process (worker, monitor) that serves it to every other command',
+        )
+      }
+      if (!told && (owner || deferTo)) {
+        told = true
+        const by = owner ?? deferTo!
+        opts.onWait?.(`waiting for the embedded database: ${by.serves ? 'starting in' : 'in use by'} ${describe(by)}…`)
+      }
+      await sleep(owner?.serves ? 50 : 25)
     }
-    if (Date.now() > deadline) {
-      throw new DatabaseUnreachableError(
-        `the embedded database in ${opts.dataDir} is busy: ${owner ? describe(owner) : 'another process'} has held it for over ${Math.round((opts.waitMs ?? 30_000) / 1000)} s`,
-        'wait for it to finish, or run a long-lived sagactl process (worker, monitor) that serves it to every other command',
-      )
-    }
-    if (!told && owner) {
-      told = true
-      opts.onWait?.(`waiting for the embedded database: ${owner.serves ? 'starting in' : 'in use by'} ${describe(owner)}…`)
-    }
-    await sleep(owner?.serves ? 50 : 25)
+  } finally {
+    if (next) clearNext(opts.dataDir, self)
   }
 }
 

@@ -35,6 +35,7 @@ export class EmbeddedServer {
   private searchPath: string | null = null
   private nextId = 1
   private closed = false
+  private startupReply: Buffer | null = null
 
   constructor(private readonly db: PGlite) {
     this.server = createServer((socket) => this.accept(socket))
@@ -86,7 +87,10 @@ export class EmbeddedServer {
       } else if (first.code === PROTOCOL_V3) {
         conn.started = true
         conn.searchPath = searchPathOption(startupParams(first.bytes).options)
-        this.enqueue(conn, [Buffer.from(first.bytes)])
+        // The backend answers every startup alike: after the first, a new connection is
+        // answered at once instead of waiting behind another connection's transaction.
+        if (this.startupReply) conn.socket.write(this.startupReply)
+        else this.enqueue(conn, [Buffer.from(first.bytes)])
       } else {
         // A cancel request (or an unknown protocol): nothing can be cancelled in a single backend.
         conn.socket.destroy()
@@ -164,6 +168,7 @@ export class EmbeddedServer {
     }
     const out = await this.exec(Buffer.concat(batch))
     const { reply, notifications, status } = scanBackend(out)
+    if (batch[0]![0] === 0 && status === 'I') this.startupReply ??= Buffer.from(reply)
     if (status !== null) this.holder = status === 'I' || conn.gone ? null : conn
     else if (batch.some((b) => b[0] === 0x48)) this.holder = conn // Flush: the connection is mid-sequence
     if (conn.gone) {
