@@ -16,6 +16,8 @@ export interface PgOptions {
   schema: string
   max?: number
   applicationName?: string
+  /** How long a new connection may take (default 5 s). */
+  connectTimeoutMs?: number
 }
 
 export class PgDatabase implements Database {
@@ -32,7 +34,7 @@ export class PgDatabase implements Database {
       connectionString: opts.url,
       options: `-c search_path=${quoteIdent(opts.schema)},public`,
       application_name: opts.applicationName ?? 'sagactl',
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
       types,
     }
     this.pool = new pg.Pool({ ...this.config, max: opts.max ?? 10, idleTimeoutMillis: 30_000 })

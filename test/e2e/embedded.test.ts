@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BIN, runCli, spawnCli, type CliResult } from '../helpers/cli.js'
+import { BIN, cleanEnv, runCli, spawnCli, type CliResult } from '../helpers/cli.js'
 import { FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
 import { readOwner } from '../../src/db/embedded/lock.js'
 
@@ -128,5 +129,59 @@ describe('the embedded default shared by processes', () => {
     const after = new Set((await statuses()).map((s) => s.id))
     for (const id of [...before, running.id, ...confirmed]) expect(after.has(id), `saga ${id} lost`).toBe(true)
     expect(existsSync(join(dir, '.sagactl/data'))).toBe(true)
+  }, 300_000)
+})
+
+// README.md, "Your own saga in four commands", run as written (npx finds the local
+// sagactl, as after `npm install`), plus the start from a second shell that once got lost.
+describe("the README's four commands on the embedded default", () => {
+  let dir: string
+  let worker: ChildProcess | undefined
+  afterAll(() => {
+    if (worker?.exitCode === null) worker.kill('SIGKILL')
+  })
+
+  it('keeps the saga started before the worker and the one started while it runs', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const block = /Your own saga in four commands:\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+    const lines = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean)
+    expect(lines).toHaveLength(4)
+    expect(lines.every((l) => l.startsWith('npx sagactl '))).toBe(true)
+
+    dir = mkdtempSync(join(tmpdir(), 'sagactl-readme-'))
+    cpSync(fileURLToPath(new URL('../../examples', import.meta.url)), join(dir, 'examples'), { recursive: true })
+    writeFileSync(join(dir, 'package.json'), '{"name":"readme-flow","private":true}')
+    mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true })
+    symlinkSync(BIN, join(dir, 'node_modules/.bin/sagactl'))
+    const sh = (line: string) => new Promise<CliResult>((resolve) => {
+      const child = spawn('sh', ['-c', line], { cwd: dir, env: { ...cleanEnv(), NO_COLOR: '1' } })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d) => (stdout += d))
+      child.stderr.on('data', (d) => (stderr += d))
+      child.on('close', (code) => resolve({ code, stdout, stderr }))
+    })
+    for (const line of lines.slice(0, 3)) {
+      const r = await sh(line)
+      expect(r.code, `${line}: ${r.stderr}`).toBe(0)
+    }
+    worker = spawn('sh', ['-c', `exec ${lines[3]}`], { cwd: dir, env: { ...cleanEnv(), NO_COLOR: '1' }, stdio: 'ignore' })
+    await waitFor(async () => readOwner(join(dir, '.sagactl/data'))?.listen, 90_000, 100)
+    const during = await sh('npx sagactl saga start order-checkout --input @examples/order.json --key during-1 --json')
+    expect(during.code, during.stderr).toBe(0)
+    const id = (JSON.parse(during.stdout) as { id: string }).id
+    // The worker picks both up (their services are not running: they end compensated).
+    await waitFor(async () => {
+      const r = await sh('npx sagactl saga list --status pending --json')
+      return r.code === 0 && (JSON.parse(r.stdout) as { items: unknown[] }).items.length === 0
+    }, 120_000, 500)
+    worker.kill('SIGTERM')
+    await new Promise((r) => worker!.once('exit', r))
+    const shown = await sh(`npx sagactl saga show ${id} --json`)
+    expect(shown.code, shown.stderr).toBe(0)
+    const first = await sh('npx sagactl saga list --json')
+    expect((JSON.parse(first.stdout) as { items: unknown[] }).items).toHaveLength(2)
+    const again = await sh('npx sagactl saga start order-checkout --input @examples/order.json --key during-1 --json')
+    expect((JSON.parse(again.stdout) as { id: string }).id).toBe(id)
   }, 300_000)
 })

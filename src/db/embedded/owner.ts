@@ -142,7 +142,14 @@ async function connect(opts: EmbeddedOptions, owner: OwnerRecord): Promise<Datab
 function served(opts: EmbeddedOptions, owner: OwnerRecord): Database {
   const where = owner.listen!
   const address = 'path' in where ? `host=${encodeURIComponent(where.path.slice(0, -SOCKET.length - 1))}` : `host=${where.host}&port=${where.port}`
-  const pg = new PgDatabase({ url: `postgresql://postgres@/postgres?${address}`, schema: opts.schema, max: opts.max, applicationName: `sagactl ${opts.command}` })
+  const pg = new PgDatabase({
+    url: `postgresql://postgres@/postgres?${address}`,
+    schema: opts.schema,
+    max: opts.max,
+    applicationName: `sagactl ${opts.command}`,
+    // Local, so never slow to answer unless the machine is starved: then waiting beats failing.
+    connectTimeoutMs: 30_000,
+  })
   return new ServedDatabase(pg, opts.dataDir, owner)
 }
 
