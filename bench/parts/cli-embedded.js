@@ -1,7 +1,7 @@
 // d (continued). Short commands on the embedded default: with no owner (the command opens
 // PGlite itself), through an owner (a long-running sagactl serves the directory), and the
 // same commands against the real server, on the same small data.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { THREE } from '../lib/engine-run.js'
@@ -41,7 +41,6 @@ export async function embeddedRows(ctx, n) {
   const dir = mkdtempSync(join(tmpdir(), 'sagactl-bench-cli-'))
   const defFile = join(dir, 'three.yaml')
   try {
-    const { writeFileSync } = await import('node:fs')
     writeFileSync(defFile, THREE.text)
     await ok(['db', 'migrate'], { cwd: dir })
     await ok(['def', 'apply', defFile], { cwd: dir })
@@ -51,7 +50,14 @@ export async function embeddedRows(ctx, n) {
     const owner = spawnCli(['metrics', '--port', '0'], { cwd: dir })
     let through
     try {
-      await waitUntil(() => readFileSync(join(dir, '.sagactl/data/sagactl.owner'), 'utf8').includes('listen'), { timeoutMs: 120_000, what: 'the owner to serve' }).catch((e) => {
+      const serving = () => {
+        try {
+          return readFileSync(join(dir, '.sagactl/data/sagactl.owner'), 'utf8').includes('listen')
+        } catch {
+          return false
+        }
+      }
+      await waitUntil(serving, { timeoutMs: 120_000, what: 'the owner to serve' }).catch((e) => {
         throw new Error(`${e.message}: ${owner.outputTail}`)
       })
       through = await commands(n, dir, [])
