@@ -3,6 +3,7 @@
 import { product } from '../lib/sagactl.js'
 import { BIN, log, median, percentile, runCli, runProcess, uuidV7Sql, withClient } from '../lib/util.js'
 import { fmt } from './throughput.js'
+import { embeddedRows, embeddedTable } from './cli-embedded.js'
 
 const ROWS = 1_000_000
 const SCHEMA = 'list1m'
@@ -90,15 +91,18 @@ export default {
     } finally {
       await db.close()
     }
+    const embedded = await embeddedRows(ctx, n)
+    const ownerRatio = Math.max(...['list', 'start', 'show'].map((c) => embedded.through[c].median / embedded.server[c].median))
     log(`  node -e 0 ${node.median.toFixed(0)} ms, sagactl --version ${version.median.toFixed(0)} ms, saga list ${list.median.toFixed(0)} ms (query alone ${query.median.toFixed(1)} ms)`)
     const ratio = version.median / node.median
     return {
       title: this.title,
       params: { repeats: n, rows: ROWS, filledThisRun: filled, bin: BIN.replace(/^.*\/(bin\/)/, '$1') },
-      figures: { node, version, list, query },
+      figures: { node, version, list, query, embedded },
       targets: [
         { metric: '`sagactl --version` / `node -e 0`', value: `${fmt(ratio, 2)}x`, target: `<= ${VERSION_RATIO_TARGET}x`, met: ratio <= VERSION_RATIO_TARGET },
         { metric: '`saga list --json --limit 50 --status completed`, 1M sagas, wall', value: `${fmt(list.median, 0)} ms`, target: `< ${LIST_TARGET_MS} ms`, met: list.median < LIST_TARGET_MS },
+        { metric: 'short command on the embedded default through an owner / on the server (worst of list, start, show)', value: `${fmt(ownerRatio, 2)}x`, target: '<= 1.5x', met: ownerRatio <= 1.5 },
       ],
       tables: [
         {
@@ -110,8 +114,10 @@ export default {
             ['  of which the query (listSagas in-process, warm pool)', fmt(query.median, 1), fmt(query.p90, 1), fmt(query.min, 1)],
           ],
         },
+        embeddedTable(embedded),
       ],
       notes: [
+        'The embedded rows: a fresh directory with a few sagas; "through an owner" while `sagactl metrics` (a long-running command) serves it, "no owner" when the command opens PGlite itself. The server rows run the same commands on a small schema of the same server.',
         `Wall time of a new process each time (\`node bin/run.js\`), median of ${n} after one warm-up. The 1M sagas are generated in SQL (time-ordered UUIDv7-layout ids, ~95% completed, ANALYZEd) in schema ${SCHEMA} of database sagactl_bench_list and kept for later runs.`,
       ],
     }

@@ -45,6 +45,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }),
   }
 
+  /**
+   * Long-running commands serve an embedded database to every other sagactl process for
+   * as long as they run; the others use it briefly (through the one that serves it, if any).
+   */
+  protected servesEmbedded(): boolean {
+    return false
+  }
+
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   private database?: Database
@@ -92,7 +100,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Opens the database once per command; `ready` (the default) also checks the schema is migrated. */
   protected async db(opts: { ready?: boolean; max?: number } = {}): Promise<Database> {
     if (!this.database) {
-      this.database = await openDatabase({ url: this.databaseChoice().url, schema: this.schemaName(), max: opts.max, listenUrl: this.listenUrl() })
+      this.database = await openDatabase({
+        url: this.databaseChoice().url,
+        schema: this.schemaName(),
+        max: opts.max,
+        listenUrl: this.listenUrl(),
+        embedded: {
+          serve: this.servesEmbedded(),
+          command: (this.id ?? 'sagactl').replaceAll(':', ' '),
+          onWait: (line) => process.stderr.write(`${line}\n`),
+        },
+      })
       if (opts.ready !== false) await assertSchemaReady(this.database)
     }
     return this.database

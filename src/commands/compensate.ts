@@ -88,6 +88,10 @@ export default class Compensate extends BaseCommand<typeof Compensate> {
     ...passFlags,
   }
 
+  protected override servesEmbedded(): boolean {
+    return true
+  }
+
   async run(): Promise<PassSummary> {
     if (!this.flags.batch) {
       throw new UsageError('compensate needs --batch', 'to compensate one saga use `sagactl saga compensate <id>`')

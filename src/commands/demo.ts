@@ -56,6 +56,10 @@ export default class Demo extends BaseCommand<typeof Demo> {
     seed: Flags.integer({ summary: 'Seed of the generated orders.', default: 1 }),
   }
 
+  protected override servesEmbedded(): boolean {
+    return true
+  }
+
   async run(): Promise<DemoReport> {
     const { flags } = this
     const human = !this.jsonEnabled()
@@ -104,14 +108,17 @@ export default class Demo extends BaseCommand<typeof Demo> {
     return report
   }
 
-  /** The console, until the operator quits; then the sagas in flight get a moment to finish. */
+  /**
+   * The console, until the operator quits. Quitting is not a wait: the calls in flight end
+   * (each a service call on loopback), the worker hands its sagas back, and the report
+   * counts what is still moving as unfinished (the next demo aborts them).
+   */
   private async watch(run: DemoRun): Promise<boolean> {
     prepareConsoleEnvironment()
     const { runMonitor } = await import('../ui/run-monitor.js')
     await runMonitor({ db: run.db, actions: run.engine, operator: currentOperator(), stuckAfterMs: 30_000 })
     run.stopStarting()
-    process.stderr.write('finishing the sagas in flight…\n')
-    await run.settle({ timeoutMs: GRACE_MS })
+    process.stderr.write('stopping: the calls in flight end, the worker hands its sagas back\n')
     return true
   }
 

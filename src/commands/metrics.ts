@@ -25,6 +25,10 @@ export default class Metrics extends BaseCommand<typeof Metrics> {
     'worker-liveness': durationFlag({ summary: 'A worker is live when its heartbeat is younger than this.', default: 30_000, defaultHelp: async () => '30s' }),
   }
 
+  protected override servesEmbedded(): boolean {
+    return true
+  }
+
   async run() {
     const primary = await this.db({ max: 2 })
     const db = await this.readDb()

@@ -19,6 +19,10 @@ export default class Monitor extends BaseCommand<typeof Monitor> {
     'stuck-after': periodFlag({ summary: 'No progress for this long counts as stuck.', default: 600_000, defaultHelp: async () => '10m' }),
   }
 
+  protected override servesEmbedded(): boolean {
+    return true
+  }
+
   async run(): Promise<void> {
     const db = await this.db()
     const readDb = await this.readDb()

@@ -42,6 +42,10 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
     poll: durationFlag({ summary: 'Longest sleep between claims when no notification arrives.', default: 1_000, defaultHelp: async () => '1s' }),
   }
 
+  protected override servesEmbedded(): boolean {
+    return true
+  }
+
   async run() {
     const db = await this.db({ max: Math.min(20, this.flags.concurrency + 4) })
     const quiet = this.jsonEnabled()

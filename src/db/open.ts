@@ -41,6 +41,12 @@ export interface OpenOptions {
   applicationName?: string
   /** A direct connection for LISTEN when `url` goes through a pooler (`--listen-database-url`). */
   listenUrl?: string
+  /**
+   * For an embedded directory: whether this process serves it to others while it runs
+   * (long-running commands), the command's name for other processes' messages, and what
+   * to tell the user while it waits for a directory another command holds.
+   */
+  embedded?: { serve?: boolean; command?: string; onWait?: (line: string) => void }
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -59,8 +65,19 @@ async function openDriver(options: OpenOptions): Promise<Database> {
   if (opts.url.startsWith('pglite:')) {
     const location = opts.url.slice('pglite:'.length)
     // Each driver is loaded only when chosen: the other one costs start-up time for nothing.
-    const { PgliteDatabase } = await import('./pglite-driver.js')
-    return PgliteDatabase.open({ dataDir: location === 'memory' || location === '' ? undefined : location, schema })
+    if (location === 'memory' || location === '') {
+      const { PgliteDatabase } = await import('./pglite-driver.js')
+      return PgliteDatabase.open({ schema })
+    }
+    const { openEmbedded } = await import('./embedded/owner.js')
+    return openEmbedded({
+      dataDir: resolve(location),
+      schema,
+      serve: opts.embedded?.serve ?? false,
+      command: opts.embedded?.command ?? 'process',
+      max: opts.max,
+      onWait: opts.embedded?.onWait,
+    })
   }
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
     if (!URL.canParse(opts.url)) {

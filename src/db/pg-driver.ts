@@ -30,6 +30,8 @@ export interface PgOptions {
   listenUrl?: string
   /** Whether the listen URL itself goes through a pooler. */
   listenPooler?: boolean
+  /** How long a new connection may take (default 5 s). */
+  connectTimeoutMs?: number
 }
 
 export class PgDatabase implements Database {
@@ -58,7 +60,7 @@ export class PgDatabase implements Database {
       // Only for ad-hoc SQL typed against this schema: sagactl's own statements name it themselves.
       options: pooler ? undefined : `-c search_path=${quoteIdent(this.schema)},public`,
       application_name: this.opts.applicationName ?? 'sagactl',
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 5_000,
       types,
     }
   }

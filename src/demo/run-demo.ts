@@ -9,7 +9,7 @@ import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { applyDefinition } from '../db/definitions.js'
 import { migrate } from '../db/migrator.js'
-import { activeSagaIdsWithKeyPrefix, countByStatus, liveWorkerWithPrefix, openInterventionCount, sagasByIds } from '../db/queries/demo.js'
+import { activeSagaIdsWithKeyPrefix, countByStatus, liveWorkerWithPrefix, openInterventionCount, operatorTouchedIds, sagasByIds } from '../db/queries/demo.js'
 import type { Database } from '../db/types.js'
 import { runCompensationPass } from '../engine/batch.js'
 import { definitionChecksum, parseDefinition } from '../engine/definition.js'
@@ -266,7 +266,8 @@ export class DemoRun {
       updatedAt: s.updatedAt,
       finishedAt: s.finishedAt,
     }))
-    const outcomes: SagaOutcome[] = sagas.map((s) => ({ sagaId: s.id, status: s.status, input: s.input as Record<string, unknown> }))
+    const touched = await operatorTouchedIds(this.db, this.ids)
+    const outcomes: SagaOutcome[] = sagas.map((s) => ({ sagaId: s.id, status: s.status, input: s.input as Record<string, unknown>, operatorActions: touched.get(s.id) }))
     return buildReport({
       run: this.runId,
       seed: this.opts.seed,

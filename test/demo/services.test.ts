@@ -193,6 +193,18 @@ describe('demo services', () => {
     expect(failed['no compensation without its action']).toContain('s8: create-order')
   })
 
+  it('reports a saga an operator skipped a step of on its own row instead of calling the engine inconsistent', async () => {
+    const svc = await start()
+    const input = makeOrderInput(2)
+    const outcome = await runSaga(svc, 's9', input)
+    // As after `k` in the console: the engine says the payment step is done, the service never charged.
+    await call(`${svc.urls.payment}/payments/refund`, 's9', 'process-payment', 'compensation', { input })
+    expect(svc.checkConsistency([outcome]).ok).toBe(false)
+    const report = svc.checkConsistency([{ ...outcome, operatorActions: ['saga.skip'] }])
+    expect(report.ok).toBe(true)
+    expect(report.checks.find((c) => c.check === 'touched by an operator')?.detail).toContain('s9 (skip)')
+  })
+
   it('adds the configured latency to every call', async () => {
     const svc = await start({ latency: 80 })
     for (let i = 0; i < 3; i++) {

@@ -44,7 +44,7 @@ export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
 }
 
 /** The child must not pick up the developer's own database settings. */
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.SAGACTL_DATABASE_URL
   delete env.DATABASE_URL

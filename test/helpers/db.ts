@@ -5,13 +5,13 @@ import { migrate } from '../../src/db/migrator.js'
 import { openDatabase } from '../../src/db/open.js'
 import type { Database } from '../../src/db/types.js'
 
-export type DriverKind = 'pg' | 'pglite'
+export type DriverKind = 'pg' | 'pglite' | 'served'
 
 /** The real server's URL, or null when it is unreachable (its tests are skipped). */
 export const pgUrl: string | null = inject('pgUrl')
 
 /** Drivers the current run can test: PGlite always, the real server when it is up. */
-export const drivers: DriverKind[] = pgUrl ? ['pg', 'pglite'] : ['pglite']
+export const drivers: DriverKind[] = [...(pgUrl ? (['pg', 'pglite'] as const) : (['pglite'] as const)), ...(process.env.SAGACTL_TEST_SERVED ? (['served'] as const) : [])]
 
 export function uniqueSchema(prefix = 't'): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`
@@ -37,7 +37,7 @@ export function useTestDatabase(kind: DriverKind, opts: { migrated?: boolean } =
   beforeAll(async () => {
     handle.schema = uniqueSchema()
     handle.url = kind === 'pg' ? pgUrl! : 'pglite:memory'
-    handle.db = await openDatabase({ url: handle.url, schema: handle.schema })
+    handle.db = kind === 'served' ? await servedMemory(handle.schema) : await openDatabase({ url: handle.url, schema: handle.schema })
     if (opts.migrated !== false) await migrate(handle.db)
   })
   afterAll(async ({}, suite) => {
@@ -91,4 +91,29 @@ export function useCliSchema(): CliSchema {
     await drop?.()
   })
   return handle
+}
+
+/**
+ * PGlite behind the embedded server, reached with the pg driver as another process would
+ * (SAGACTL_TEST_SERVED=1 adds it to `drivers`: every engine test then runs through it).
+ */
+async function servedMemory(schema: string): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { EmbeddedServer } = await import('../../src/db/embedded/server.js')
+  const { PgDatabase } = await import('../../src/db/pg-driver.js')
+  const { mkdtempSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'sagactl-served-'))
+  const pglite = await PGlite.create()
+  const server = new EmbeddedServer(pglite)
+  await server.listen({ path: join(dir, '.s.PGSQL.5432') })
+  const db = new PgDatabase({ url: `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}`, schema })
+  const close = db.close.bind(db)
+  db.close = async () => {
+    await close()
+    await server.close()
+    await pglite.close()
+  }
+  return db
 }

@@ -43,6 +43,11 @@ export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
     after: Flags.integer({ summary: 'Start after this event id: the "next" cursor of the previous page.', min: 0 }),
   }
 
+  /** Following a saga can last long: other commands meanwhile go through this process. */
+  protected override servesEmbedded(): boolean {
+    return Boolean(this.flags.follow)
+  }
+
   async run() {
     const { db, id } = await this.sagaReadDb(this.args.id)
     if (this.flags.follow) {

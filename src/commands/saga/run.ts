@@ -83,6 +83,10 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
     defs: Flags.string({ summary: 'Directory that module steps are resolved against.', default: '.' }),
   }
 
+  protected override servesEmbedded(): boolean {
+    return true
+  }
+
   async run() {
     const input = readJsonInput(this.flags.input)
     const db = await this.db()

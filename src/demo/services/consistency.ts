@@ -25,9 +25,15 @@ const MAX_NAMED = 5
 
 export function checkConsistency(
   states: ServiceStates,
-  calls: readonly CallRecord[],
-  outcomes: readonly SagaOutcome[],
+  allCalls: readonly CallRecord[],
+  all: readonly SagaOutcome[],
 ): ConsistencyReport {
+  // A step skipped by hand counts as done though its service never acted: an operator's
+  // sagas are reported on their own row, not judged against the services.
+  const touched = all.filter((o) => o.operatorActions?.length)
+  const outcomes = all.filter((o) => !o.operatorActions?.length)
+  const byHand = new Set(touched.map((o) => o.sagaId))
+  const calls = allCalls.filter((c) => !byHand.has(c.sagaId))
   const completed = outcomes.filter((o) => o.status === 'completed')
   const compensated = outcomes.filter((o) => o.status === 'compensated')
   const { inventory, order, payment, points, notification } = states
@@ -91,6 +97,14 @@ export function checkConsistency(
   const unchecked = outcomes.length - completed.length - compensated.length
   if (unchecked > 0) {
     checks.push({ check: 'sagas not finished cleanly', ok: true, detail: `${unchecked} saga(s) neither completed nor compensated; their state is not judged` })
+  }
+  if (touched.length > 0) {
+    const named = touched.slice(0, MAX_NAMED).map((o) => `${o.sagaId} (${o.operatorActions!.map((a) => a.replace(/^saga\./, '')).join(', ')})`)
+    checks.push({
+      check: 'touched by an operator',
+      ok: true,
+      detail: `${touched.length} saga(s) an operator acted on by hand, not judged: ${named.join('; ')}${touched.length > MAX_NAMED ? ', …' : ''}`,
+    })
   }
   return { ok: checks.every((c) => c.ok), checks }
 }

@@ -86,6 +86,8 @@ export interface SagaOutcome {
   sagaId: string
   status: 'completed' | 'compensated' | string
   input: OrderInput | Record<string, unknown>
+  /** What an operator did to it by hand (e.g. saga.skip): the services cannot be expected to agree. */
+  operatorActions?: string[]
 }
 
 export interface ConsistencyCheck {
