@@ -143,7 +143,7 @@ describe("the README's four commands on the embedded default", () => {
 
   it('keeps the saga started before the worker and the one started while it runs', async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
-    const block = /Your own saga in four commands:\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+    const block = /Your own saga in four commands[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
     const lines = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean)
     expect(lines).toHaveLength(4)
     expect(lines.every((l) => l.startsWith('npx sagactl '))).toBe(true)
@@ -165,7 +165,11 @@ describe("the README's four commands on the embedded default", () => {
       const r = await sh(line)
       expect(r.code, `${line}: ${r.stderr}`).toBe(0)
     }
-    worker = spawn('sh', ['-c', `exec ${lines[3]}`], { cwd: dir, env: { ...cleanEnv(), NO_COLOR: '1' }, stdio: 'ignore' })
+    // As the README says, the worker needs the services' addresses; none listens there.
+    const services = Object.fromEntries(
+      ['CUSTOMER', 'INVENTORY', 'ORDER', 'PAYMENT', 'POINTS', 'NOTIFICATION'].map((s) => [`DEMO_${s}_URL`, 'http://127.0.0.1:9']),
+    )
+    worker = spawn('sh', ['-c', `exec ${lines[3]}`], { cwd: dir, env: { ...cleanEnv(), ...services, NO_COLOR: '1' }, stdio: 'ignore' })
     await waitFor(async () => readOwner(join(dir, '.sagactl/data'))?.listen, 90_000, 100)
     const during = await sh('npx sagactl saga start order-checkout --input @examples/order.json --key during-1 --json')
     expect(during.code, during.stderr).toBe(0)
