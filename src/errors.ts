@@ -77,7 +77,7 @@ export class DatabaseUnreachableError extends SagactlError {
 
 /** The server is there but refuses the work: read-only, a missing privilege, a full disk, no free connections. */
 export class DatabaseRefusedError extends SagactlError {
-  override readonly code = 'database_refused'
+  override readonly code: string = 'database_refused'
   override readonly exitCode = ExitCode.database
 }
 
@@ -88,7 +88,7 @@ export class SchemaNotReadyError extends SagactlError {
 }
 
 /** A write reached a hot standby (SQLSTATE 25006): the command needs the primary. */
-export class ReadOnlyStandbyError extends SagactlError {
+export class ReadOnlyStandbyError extends DatabaseRefusedError {
   override readonly code = 'read_only_standby'
   override readonly exitCode = ExitCode.database
 }

@@ -73,7 +73,7 @@ const INFRASTRUCTURE_ERRORS: { code: string; message?: RegExp; error: (message: 
     code: '25006',
     error: (message, displayUrl) =>
       new ReadOnlyStandbyError(
-        `this is a read-only standby; use the primary (${displayUrl}: ${message})`,
+        `this is a read-only standby; use the primary (SQLSTATE 25006 from ${displayUrl}: ${message})`,
         'point --database-url / SAGACTL_DATABASE_URL at the primary; a replica belongs in --read-database-url',
       ),
   },

@@ -33,8 +33,14 @@ export const SagaSchema = z
     createdAt: time,
     updatedAt: time,
     finishedAt: time.nullable(),
+    tags: z.record(z.string(), z.string()).openapi({ description: 'Business tags given at start (saga start --tag k=v).' }),
+    forkedFrom: uuid.nullable(),
+    waitingFor: z.string().nullable().openapi({ description: 'The participant the saga waits for (paused, circuit open, at a limit), else null.' }),
   })
   .openapi('Saga')
+
+/** A saga in a list: everything but the input, which a list never loads (it may be large). */
+export const SagaSummarySchema = SagaSchema.omit({ input: true }).openapi('SagaSummary')
 
 export const StepSchema = z
   .object({
@@ -46,7 +52,7 @@ export const StepSchema = z
     attempts: z.int(),
     output: z.unknown(),
     lastError: z.string().nullable(),
-    errorKind: z.enum(['business', 'transient', 'pending', 'timeout']).nullable(),
+    errorKind: z.enum(['business', 'failure', 'transient', 'pending', 'timeout']).nullable(),
     startedAt: time.nullable(),
     finishedAt: time.nullable(),
     updatedAt: time,
@@ -94,7 +100,7 @@ export const EventSchema = z
 const page = <T extends z.ZodType>(item: T, name: string, cursor: string) =>
   z.object({ items: z.array(item), next: z.string().nullable().openapi({ description: cursor }) }).openapi(name)
 
-export const SagaPageSchema = page(SagaSchema, 'SagaPage', 'Pass as ?after= for the next page; null on the last page.')
+export const SagaPageSchema = page(SagaSummarySchema, 'SagaPage', 'Pass as ?after= for the next page; null on the last page.')
 export const EventPageSchema = page(EventSchema, 'EventPage', 'Pass as ?after= for the next page (an event id); null on the last page.')
 export const InterventionPageSchema = page(InterventionSchema, 'InterventionPage', 'Pass as ?after= for the next page; null on the last page.')
 

@@ -40,7 +40,7 @@ export async function openInterventionCount(q: Queryable, ids: string[]): Promis
 /** Sagas an operator acted on (retry, skip, compensate, abort, resolve): the audit log names them. */
 export async function operatorTouchedIds(q: Queryable, ids: string[]): Promise<Map<string, string[]>> {
   const res = await q.query<{ saga_id: string; actions: string[] }>(
-    `SELECT saga_id, array_agg(DISTINCT action ORDER BY action) AS actions FROM audit_log WHERE saga_id = ANY($1::uuid[]) GROUP BY saga_id`,
+    `SELECT saga_id, array_agg(DISTINCT action ORDER BY action) AS actions FROM {{schema}}.audit_log WHERE saga_id = ANY($1::uuid[]) GROUP BY saga_id`,
     [ids],
   )
   return new Map(res.rows.map((r) => [r.saga_id, r.actions]))
