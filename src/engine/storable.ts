@@ -1,8 +1,9 @@
 // What PostgreSQL can keep as text or jsonb: inputs and definitions are checked against
 // it before anything is written, so the database never refuses them half-way.
+import { MAX_JSON_DEPTH } from './limits.js'
 
-/** Deeper than this is not a saga input but an attack on every reader of it (PostgreSQL's jsonb included). */
-export const MAX_INPUT_DEPTH = 512
+/** Deeper than this is not a saga input but an attack on every reader of it: the engine's one JSON depth limit. */
+export const MAX_INPUT_DEPTH = MAX_JSON_DEPTH
 
 /**
  * Why PostgreSQL could not store the value as jsonb, or null: a NUL character in a string
