@@ -6,7 +6,7 @@ import type { ParticipantGate, Ticket } from './participants/gate.js'
 import { holdTransition } from './participants/hold.js'
 import { participantFor } from './participants/names.js'
 import { afterCall, nextStep, stepKey, type Decision, type SagaView, type Work } from './planner.js'
-import type { Transition } from './transition.js'
+import type { StepWrite, Transition } from './transition.js'
 import type { Saga, StepRecord } from './types.js'
 import type { TransitionWriter } from './writer.js'
 
@@ -51,6 +51,18 @@ function applyToView(v: SagaView, results: Record<string, unknown>, t: Transitio
   }
 }
 
+/** `t` without the start of a step other than the one just called, giving up the lease so any worker can go on at once. */
+function handedBack(t: Transition, called: Work): Transition {
+  const started = (s: StepWrite) => s.status === 'running' && !(s.index === called.index && s.phase === called.phase)
+  const next = t.steps.find(started)
+  return {
+    ...t,
+    saga: { ...t.saga, due: 'now', release: true },
+    steps: t.steps.filter((s) => !started(s)),
+    events: next ? t.events.filter((e) => !(e.type === 'step.started' && e.step === next.name && e.phase === next.phase)) : t.events,
+  }
+}
+
 /**
  * Advances one leased saga until it rests (finished, suspended, or waiting for a retry
  * in the database), the worker drains, or the lease turns out to be lost. Every
@@ -82,16 +94,20 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
    * failed call carrying the write's error, so the step follows its retry policy rather
    * than stay `running` until the lease lapses and the call is silently made again.
    */
-  const recordOutcome = async (work: Work, outcome: CallOutcome, guard: (o: CallOutcome) => CallOutcome): Promise<Decision | 'lost'> => {
-    let decision = afterCall(def, view, work, outcome, new Date())
+  const recordOutcome = async (work: Work, outcome: CallOutcome, guard: (o: CallOutcome) => CallOutcome): Promise<Decision | 'lost' | 'released'> => {
+    // A draining worker makes no further call: the outcome goes in with the saga handed
+    // back and its next step not started, so nothing shows `running` that no one runs.
+    const settle = async (d: Decision): Promise<Decision | 'lost' | 'released'> => {
+      const drain = d.continues && ctx.draining()
+      if (!(await write(drain ? handedBack(d.transition, work) : d.transition))) return 'lost'
+      return drain ? 'released' : d
+    }
     try {
-      if (!(await write(decision.transition))) return 'lost'
+      return await settle(afterCall(def, view, work, outcome, new Date()))
     } catch (err) {
       const failed = guard({ kind: 'transient', error: `cannot record the outcome: ${errorText(err)}` })
-      decision = afterCall(def, view, work, failed, new Date())
-      if (!(await write(decision.transition))) return 'lost'
+      return settle(afterCall(def, view, work, failed, new Date()))
     }
-    return decision
   }
 
   for (;;) {
@@ -144,7 +160,7 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
       outcome = { kind: 'pending', error: `${outcome.error} (circuit probe failed; no attempt used)`, retryAfterMs: ticket.participant.circuit?.cooldown }
     }
     const [decision] = await Promise.all([recordOutcome(work, outcome, (o) => guardCallOutcome(call, o, ctx.env)), reported?.catch(() => null)])
-    if (decision === 'lost') return 'lost'
+    if (decision === 'lost' || decision === 'released') return decision
     if (!decision.continues) return 'rested'
   }
 }

@@ -57,4 +57,28 @@ describe.each(drivers)('deadlines and leases on %s', (kind) => {
     expect(recordedCalls(saga.id).map((c) => `${c.step}:${c.attempt}`)).toEqual(['reserve:1', 'ship:1'])
     expect(await eventTypes(saga.id)).not.toContain('saga.reclaimed')
   })
+  it('a worker that drains hands the saga back with its next step not started, and the next holder runs it once', async () => {
+    await applyYaml(t.db, scriptedDefinition('drained', TWO))
+    const engine = new Engine(t.db)
+    const { saga } = await engine.start('drained', { script: { reserve: { action: ['slow:600'] } } })
+    const first = new Worker(t.db, { defsDir: FIXTURE_STEPS, leaseMs: 10_000, pollMs: 20 })
+    await first.start()
+    await waitFor(async () => recordedCalls(saga.id).length > 0)
+    await first.stop()
+    const handedBack = await engine.get(saga.id)
+    expect(handedBack).toMatchObject({ status: 'running', currentStep: 'ship' })
+    expect(handedBack.leaseOwner ?? null).toBeNull()
+    const steps = await engine.store.stepsOf(saga.id)
+    expect(steps.map((s) => `${s.name}:${s.status}`)).toEqual(['reserve:succeeded'])
+    expect((await eventTypes(saga.id)).at(-1)).toBe('step.succeeded')
+
+    const second = new Worker(t.db, { defsDir: FIXTURE_STEPS, leaseMs: 10_000, pollMs: 20 })
+    await second.start()
+    try {
+      await waitFor(async () => (await engine.get(saga.id)).status === 'completed')
+    } finally {
+      await second.stop()
+    }
+    expect(recordedCalls(saga.id).map((c) => `${c.step}:${c.attempt}`)).toEqual(['reserve:1', 'ship:1'])
+  })
 })

@@ -129,6 +129,9 @@ describe.runIf(pgUrl)('worker processes on the real server', () => {
     expect(held.rows[0]!.n).toBe(0)
     const reserved = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM steps WHERE saga_id = ANY($1::uuid[]) AND name = 'reserve' AND status = 'succeeded'`, [ids])
     expect(reserved.rows[0]!.n).toBe(2)
+    // Nothing is shown as running that no one runs: the next step was not started.
+    const running = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM steps WHERE saga_id = ANY($1::uuid[]) AND status = 'running'`, [ids])
+    expect(running.rows[0]!.n).toBe(0)
     const b = worker()
     await waitFor(() => allFinished(ids), 20_000)
     b.kill('SIGTERM')
