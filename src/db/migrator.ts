@@ -111,10 +111,13 @@ export interface MigrateResult {
 export async function migrate(db: Database, opts: { dryRun?: boolean; migrations?: Migration[] } = {}): Promise<MigrateResult> {
   const migrations = opts.migrations ?? loadMigrations()
   const schema = quoteIdent(db.schema)
-  const before = await migrationStatus(db, migrations)
+  const recorded = await readApplied(db, db.schema)
+  const before = compareMigrations(migrations, recorded ?? [])
   assertNoDrift(db.schema, before)
   const pending = before.filter((s) => s.state === 'pending')
   if (opts.dryRun) return { applied: [], pending, dryRun: true }
+  // Up to date: no lock and no DDL, so a command that migrates on start costs one read.
+  if (recorded && pending.length === 0) return { applied: [], pending, dryRun: false }
 
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${lockKey(db.schema)})`)

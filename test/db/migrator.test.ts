@@ -35,6 +35,15 @@ describe.each(drivers)('migrator on %s', (kind) => {
     await expect(assertSchemaReady(t.db)).resolves.toBeUndefined()
   })
 
+  it.runIf(kind === 'pg')('an up-to-date schema is not locked: a migrate that finds nothing to do does not wait for one in progress', async () => {
+    await migrate(t.db)
+    const outcome = await t.db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('sagactl.migrate'), hashtext($1))`, [t.schema])
+      return Promise.race([migrate(t.db).then((r) => r.applied.length), new Promise((r) => setTimeout(() => r('waited for the lock'), 5_000))])
+    })
+    expect(outcome).toBe(0)
+  })
+
   it('keeps saga_id in the key of every per-saga table', async () => {
     const keys = await t.db.query<{ table_name: string; cols: string }>(
       `SELECT tc.table_name, string_agg(kcu.column_name, ',' ORDER BY kcu.ordinal_position) AS cols
