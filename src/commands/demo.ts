@@ -76,6 +76,10 @@ export default class Demo extends BaseCommand<typeof Demo> {
     if (choice.source === 'embedded' && !existsSync(choice.url.slice('pglite:'.length))) {
       note('creating the embedded database in ./.sagactl/data (first run only: a few seconds)')
     }
+    // The embedded database opens in its own thread: load the console meanwhile.
+    if (tui) prepareConsoleEnvironment()
+    const ui = tui ? import('../ui/run-monitor.js') : null
+    ui?.catch(() => {})
     const db = await this.db({ ready: false, max: Math.min(40, flags.concurrency + 8) })
     const { run, abortedLeftovers } = await startDemo(db, {
       rate: flags.rate,
@@ -98,7 +102,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
 
     let settled: boolean
     try {
-      settled = tui ? await this.watch(run) : await this.wait(run, live)
+      settled = ui ? await this.watch(run, ui) : await this.wait(run, live)
     } finally {
       await run.stop()
     }
@@ -113,9 +117,8 @@ export default class Demo extends BaseCommand<typeof Demo> {
    * (each a service call on loopback), the worker hands its sagas back, and the report
    * counts what is still moving as unfinished (the next demo aborts them).
    */
-  private async watch(run: DemoRun): Promise<boolean> {
-    prepareConsoleEnvironment()
-    const { runMonitor } = await import('../ui/run-monitor.js')
+  private async watch(run: DemoRun, ui: Promise<typeof import('../ui/run-monitor.js')>): Promise<boolean> {
+    const { runMonitor } = await ui
     await runMonitor({ db: run.db, actions: run.engine, operator: currentOperator(), stuckAfterMs: 30_000 })
     run.stopStarting()
     process.stderr.write('stopping: the calls in flight end, the worker hands its sagas back\n')
