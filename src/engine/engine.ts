@@ -7,7 +7,7 @@ import { ChangedError, ConflictError, NotFoundError, UsageError } from '../error
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
-import { unstorableJson } from './executors/outcome.js'
+import { unstorableJson } from './storable.js'
 import { keepLeases } from './heartbeat.js'
 import { pauseParticipant, resumeParticipant, type ParticipantSummary } from './participants/controls.js'
 import { ParticipantGate } from './participants/gate.js'

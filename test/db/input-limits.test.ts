@@ -29,6 +29,22 @@ describe.each(drivers)('saga inputs on %s', (kind) => {
     expect(saga.status).toBe('pending')
   })
 
+  it('an input PostgreSQL cannot store (a NUL, or nested past the depth limit) is refused by the engine itself', async () => {
+    const engine = new Engine(t.db)
+    let deep: unknown = 1
+    for (let i = 0; i < 200; i++) deep = [deep]
+    for (const [input, why] of [
+      [{ note: 'a\u0000b' }, 'contains a NUL character'],
+      [{ ['k\u0000']: 1 }, 'in a key'],
+      [deep, 'nested deeper than 100 levels'],
+    ] as const) {
+      const err = await engine.start('limited', input).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(UsageError)
+      expect((err as Error).message).toContain(why)
+    }
+    expect(await countSagas(t.db, { definition: 'limited' })).toBe(1)
+  })
+
   it('saga list does not load inputs; saga show does', async () => {
     const engine = new Engine(t.db)
     const { saga } = await engine.start('limited', { marker: 'y'.repeat(5_000) })

@@ -139,7 +139,7 @@ describe('http executor: outcomes are always storable', () => {
 
   it(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is a failed call, not an output`, async () => {
     const out = await executeCall(call(`${base}/deep200`), ctx, opts)
-    expect(out).toEqual({ kind: 'transient', error: `output is JSON nested deeper than ${MAX_JSON_DEPTH} levels: not stored` })
+    expect(out).toEqual({ kind: 'transient', error: `output is nested deeper than ${MAX_JSON_DEPTH} levels: not stored` })
   })
 
   it('a 2xx body over the output limit is a failed call; the body is not read to its end', async () => {

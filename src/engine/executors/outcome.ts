@@ -3,7 +3,8 @@
 // NUL bytes and lone surrogates (which PostgreSQL's text and jsonb refuse) by U+FFFD,
 // error text is bounded, and an output too large or too deeply nested becomes a failed
 // call instead of a write that can never succeed.
-import { formatBytes, MAX_ERROR_CHARS, MAX_JSON_DEPTH, MAX_OUTPUT_BYTES } from '../limits.js'
+import { MAX_ERROR_CHARS, MAX_OUTPUT_BYTES } from '../limits.js'
+import { storableJsonText } from '../storable.js'
 import type { CallOutcome } from './types.js'
 
 export type Scrub = (text: string) => string
@@ -39,18 +40,6 @@ export function boundedError(text: string): string {
   return text.length <= MAX_ERROR_CHARS ? text : `${text.slice(0, MAX_ERROR_CHARS - 1)}…`
 }
 
-/** Checked without recursion: the value may be nested far deeper than the stack allows. */
-export function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]]
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!
-    if (v === null || typeof v !== 'object') continue
-    if (depth > max) return true
-    for (const child of Object.values(v)) stack.push([child, depth + 1])
-  }
-  return false
-}
-
 function cleanJson(value: unknown, fix: (s: string) => string): unknown {
   if (typeof value === 'string') return fix(value)
   if (Array.isArray(value)) return value.map((v) => cleanJson(v, fix))
@@ -62,27 +51,15 @@ function cleanJson(value: unknown, fix: (s: string) => string): unknown {
   return value
 }
 
-function checkJson(value: unknown, maxBytes: number): { why?: string; json?: string } {
-  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return { why: `is JSON nested deeper than ${MAX_JSON_DEPTH} levels` }
-  const json = JSON.stringify(value) ?? 'null'
-  if (Buffer.byteLength(json) > maxBytes) return { why: `is larger than ${formatBytes(maxBytes)}` }
-  return { json }
-}
-
-/** Why a value cannot be stored as a step output, or undefined when it can. */
-export function unstorableJson(value: unknown, maxBytes = MAX_OUTPUT_BYTES): string | undefined {
-  return checkJson(value, maxBytes).why
-}
-
 /** JSON.stringify writes NUL and lone surrogates as these escapes: their absence means nothing to clean. */
 const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f]/i
 
 export function guardOutcome(outcome: CallOutcome, scrub: Scrub): CallOutcome {
   const fix = (s: string) => storableText(scrub(s))
   if (outcome.kind === 'success') {
-    const { why, json } = checkJson(outcome.output, MAX_OUTPUT_BYTES)
-    if (why) return { kind: 'transient', error: `output ${why}: not stored` }
-    if (scrub === noScrub && !UNSTORABLE_ESCAPE.test(json!)) return outcome
+    const { why, json } = storableJsonText(outcome.output, MAX_OUTPUT_BYTES)
+    if (why !== null) return { kind: 'transient', error: `output ${why}: not stored` }
+    if (scrub === noScrub && !UNSTORABLE_ESCAPE.test(json)) return outcome
     return { kind: 'success', output: cleanJson(outcome.output, fix) }
   }
   return { ...outcome, error: boundedError(fix(outcome.error)) }
