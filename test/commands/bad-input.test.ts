@@ -54,7 +54,11 @@ describe.runIf(pgUrl)('user mistakes and hostile input are usage errors, named',
     for (const reason of ['', '   ']) {
       expectClean(await cli('saga', 'abort', saga.id, '--reason', reason, '--force'), 2)
     }
-    expect((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log WHERE action = $1', ['abort'])).rows[0]!.n).toBe(0)
+    // Every command that takes a reason refuses a blank one the same way.
+    expectClean(await cli('saga', 'retry', saga.id, '--reason', ' '), 2)
+    expectClean(await cli('participant', 'pause', 'payments', '--reason', ' '), 2)
+    expect((await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action NOT LIKE 'def%'`)).rows[0]!.n).toBe(0)
+    expect((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM participants')).rows[0]!.n).toBe(0)
   })
 
   it('def apply on a directory with a dangling symlink names the file', async () => {

@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core'
+import { Args } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { operatorFlags } from '../../cli/bulk.js'
+import { textFlag } from '../../cli/flags.js'
 import { pauseParticipant } from '../../engine/participants/controls.js'
 import { currentOperator } from '../../engine/operator.js'
 
@@ -15,7 +16,7 @@ export default class ParticipantPause extends BaseCommand<typeof ParticipantPaus
     '<%= config.bin %> participant pause http://10.0.4.7:8080 --reason "answers 500 to every refund" --operator alice --json',
   ]
   static override flags = {
-    reason: Flags.string({ summary: 'Why, for the audit log and everyone who looks.', required: true }),
+    reason: textFlag({ summary: 'Why, for the audit log and everyone who looks.', required: true }),
     ...operatorFlags,
   }
   static override args = { name: Args.string({ required: true, description: 'Participant name, as participant list prints it.' }) }

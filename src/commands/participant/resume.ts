@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core'
+import { Args } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { operatorFlags, rpsFlag } from '../../cli/bulk.js'
+import { textFlag } from '../../cli/flags.js'
 import { resumeParticipant } from '../../engine/participants/controls.js'
 import { currentOperator } from '../../engine/operator.js'
 
@@ -15,7 +16,7 @@ export default class ParticipantResume extends BaseCommand<typeof ParticipantRes
   ]
   static override flags = {
     rps: rpsFlag({ summary: 'At most this many calls per second to it, across every worker and pass.' }),
-    reason: Flags.string({ summary: 'Why, for the audit log.' }),
+    reason: textFlag({ summary: 'Why, for the audit log.' }),
     ...operatorFlags,
   }
   static override args = { name: Args.string({ required: true, description: 'Participant name, as participant list prints it.' }) }

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { actionLine, actionTarget, bulkSelectionFlags, findSaga, operatorFlags, sagaAction } from '../../cli/bulk.js'
+import { textFlag } from '../../cli/flags.js'
 import { readJsonInput } from '../../cli/input.js'
 import { rerunPlanText } from '../../cli/repair-format.js'
 import { retryRefusal } from '../../engine/eligibility.js'
@@ -34,7 +35,7 @@ export default class SagaRetry extends BaseCommand<typeof SagaRetry> {
     step: Flags.string({ summary: 'The failed step, as a check: refused if the saga failed at another step.' }),
     'from-step': Flags.string({ summary: 'Run this step and every step after it again; the steps before it keep their outputs.' }),
     input: Flags.string({ char: 'i', summary: 'Replace the saga input before it resumes: JSON, or @file.' }),
-    reason: Flags.string({ summary: 'Why, for the audit log.' }),
+    reason: textFlag({ summary: 'Why, for the audit log.' }),
     ...operatorFlags,
     ...bulkSelectionFlags,
   }
