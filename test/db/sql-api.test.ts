@@ -138,6 +138,28 @@ describe.runIf(pgUrl)('SQL API from other sessions on the real server', () => {
     await t.db.exec(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`).catch(() => {})
   })
 
+  it('a start that leaves the wake-up to another (the notify lock is held) is still run within the poll interval', async () => {
+    const holder = await connect()
+    await holder.query('BEGIN')
+    await holder.query(`SELECT pg_advisory_xact_lock(hashtext('sagactl.notify'), hashtext($1))`, [t.schema])
+    const woke: string[] = []
+    // The driver's own liveness probes aside, nothing may arrive on the work channel.
+    const off = await t.db.listen((p) => p.startsWith('sagactl-probe:') || woke.push(p), workChannelFor(t.schema))
+    const worker = new Worker(t.db, { concurrency: 2, defsDir: FIXTURE_STEPS, leaseMs: 5_000, pollMs: 200 })
+    await worker.start()
+    try {
+      const viaSql = (await t.db.query<{ id: string }>(`SELECT start_saga('ship') AS id`)).rows[0]!.id
+      const viaEngine = (await new Engine(t.db).start('ship', {})).saga.id
+      for (const id of [viaSql, viaEngine]) await waitFor(async () => (await new Engine(t.db).get(id)).status === 'completed')
+      // Neither start notified: the worker found both by polling.
+      expect(woke).toEqual([])
+    } finally {
+      await worker.stop()
+      await off()
+      await holder.query('ROLLBACK')
+    }
+  })
+
   it('concurrent callers with one key, each in its own transaction, get one saga', async () => {
     const sessions = await Promise.all(Array.from({ length: 6 }, connect))
     await Promise.all(sessions.map((c) => c.query('BEGIN')))
