@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [--only throughput,peer,overhead,cli,compensate,monitor,start | a,b,c,d,e,f,g]
+// npm run bench [-- --quick] [--only throughput,peer,overhead,cli,compensate,monitor,start,soak | a,b,c,d,e,f,g,h]
 //   [--runs n] [--sagas n] [--no-profile] [--url postgres://…] [--pg-dir d] [--pg-port p] [--fresh-pg] [--stop-pg]
 // Runs the benchmarks on a throwaway PostgreSQL cluster (bench/lib/cluster.js) unless
 // --url names a server, writes bench/results/<part>.json and regenerates BENCHMARKS.md.
@@ -14,9 +14,10 @@ import cli from './parts/cli.js'
 import compensate from './parts/compensate.js'
 import monitor from './parts/monitor.js'
 import start from './parts/start.js'
+import soak from './parts/soak.js'
 
-const PARTS = [throughput, peer, overhead, cli, compensate, monitor, start]
-const LETTERS = { a: 'throughput', b: 'peer', c: 'overhead', d: 'cli', e: 'compensate', f: 'monitor', g: 'start' }
+const PARTS = [throughput, peer, overhead, cli, compensate, monitor, start, soak]
+const LETTERS = { a: 'throughput', b: 'peer', c: 'overhead', d: 'cli', e: 'compensate', f: 'monitor', g: 'start', h: 'soak' }
 
 const { values: o } = parseArgs({
   options: {
