@@ -247,6 +247,8 @@ export class Engine implements OperatorActions {
     decide: (saga: Saga, def: SagaDefinition, view: SagaView) => Transition,
     /** Writes what a transition cannot (input, deadline, step resets) in the same transaction; returns audit details. */
     alsoWrite?: (tx: Queryable, saga: Saga, def: SagaDefinition) => Promise<Record<string, unknown>>,
+    /** An action that does not resume the saga (a move to another version) leaves its open intervention open. */
+    opts: { keepIntervention?: boolean } = {},
   ): Promise<Saga> {
     // The audit log is the record of why: a blank reason or note would audit nothing.
     if (ctx.reason !== undefined && ctx.reason.trim() === '') throw new UsageError('the reason is empty', 'say why, for the audit log')
@@ -264,7 +266,7 @@ export class Engine implements OperatorActions {
       const t = decide(saga, def.spec, view)
       t.expectedRevision = saga.revision
       const actionName = action.split('.')[1]!
-      if (saga.status === 'suspended' || ctx.resolution) {
+      if ((saga.status === 'suspended' && !opts.keepIntervention) || ctx.resolution) {
         t.intervention = { ...t.intervention, resolve: { by: ctx.operator, action: ctx.resolution?.action ?? actionName, note: ctx.resolution?.note ?? ctx.reason ?? null } }
         t.events.push({ type: 'intervention.resolved', data: { action: ctx.resolution?.action ?? actionName, operator: ctx.operator, note: ctx.resolution?.note ?? ctx.reason ?? null } })
       }
