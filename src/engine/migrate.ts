@@ -50,14 +50,20 @@ export type MigrateStepState = Pick<StepRecord, 'index' | 'status' | 'attempts'>
 
 const hasRun = (r: MigrateStepState) => r.attempts > 0 || r.status === 'succeeded' || r.status === 'skipped' || r.status === 'failed'
 
+/** What the saga row alone tells (the bulk form asks it before the question); the engine checks the steps too. */
+export function migrateRowRefusal(saga: Saga, version: number, now: Date = new Date()): Refusal {
+  if (saga.version === version) return `is already on version ${version}`
+  if (TERMINAL_STATUSES.includes(saga.status)) return `is ${saga.status}: it has nothing left to run on another version`
+  const lease = leaseRefusal(saga, now)
+  return lease && `${lease}: a call may be in flight, wait until it is handed back`
+}
+
 /** Why the saga cannot move from `oldDef` to `target`, or null. */
 export function migrateRefusal(saga: Saga, oldDef: SagaDefinition, target: { spec: SagaDefinition; version: number }, records: MigrateStepState[], now: Date = new Date()): Refusal {
   const v = target.version
   const newDef = target.spec
-  if (saga.version === v) return `is already on version ${v}`
-  if (TERMINAL_STATUSES.includes(saga.status)) return `is ${saga.status}: it has nothing left to run on another version`
-  const lease = leaseRefusal(saga, now)
-  if (lease) return `${lease}: a call may be in flight, wait until it is handed back`
+  const row = migrateRowRefusal(saga, v, now)
+  if (row) return row
   const inFlight = records.find((r) => r.status === 'running')
   if (inFlight) return `has a call to step "${oldDef.steps[inFlight.index]!.name}" in flight: wait until its outcome is recorded`
   const indexIn = (name: string) => newDef.steps.findIndex((s) => s.name === name)
