@@ -15,7 +15,7 @@ import { abortRefusal, compensateRefusal, leaseRefusal, refuse, retryRefusal, sk
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { MAX_INPUT_BYTES } from './limits.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
-import { auditValue, replaceInput } from './repair-values.js'
+import { auditValue, refuseUnstorable, replaceInput } from './repair-values.js'
 import { validateTags } from './search.js'
 import type { Transition } from './transition.js'
 import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
@@ -182,6 +182,7 @@ export class Engine implements OperatorActions {
       const index = saga.stepIndex ?? 0
       const step = def.steps[index]!
       if (ctx.step !== step.name) throw new UsageError(`step "${ctx.step}" is not the failed step of saga ${saga.id} (it is "${step.name}")`)
+      if (ctx.output !== undefined) refuseUnstorable('output', ctx.output)
       if (ctx.output !== undefined && phase === 'compensation') throw new UsageError(`saga ${saga.id} is compensating ${step.name}: --output applies to a skipped action, not a compensation`)
       const rec = view.steps.get(stepKey(index, phase))
       const next = nextAfter(def, view, index, phase)

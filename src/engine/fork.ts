@@ -8,9 +8,8 @@ import type { SagaDefinition } from './definition.js'
 import { inCompensation, refuse, type Refusal } from './eligibility.js'
 import { MAX_KEY_LENGTH, type Engine } from './engine.js'
 import { stepKey } from './planner.js'
-import { unstorableJson } from './executors/outcome.js'
 import { MAX_INPUT_BYTES } from './limits.js'
-import { auditValue } from './repair-values.js'
+import { auditValue, refuseUnstorable } from './repair-values.js'
 import type { Saga, StepRecord } from './types.js'
 
 /**
@@ -164,10 +163,7 @@ export async function forkSaga(engine: Engine, sagaId: string, opts: ForkOptions
   const first = await engine.get(sagaId)
   // Read before the transaction: the embedded database runs one statement at a time.
   const target = await chosenDefinition(engine, first.definition, opts.version, first.version)
-  if (opts.input !== undefined) {
-    const unstorable = unstorableJson(opts.input ?? null, MAX_INPUT_BYTES)
-    if (unstorable) throw new UsageError(`input ${unstorable}: nothing was started`)
-  }
+  if (opts.input !== undefined) refuseUnstorable('input', opts.input, MAX_INPUT_BYTES)
   return engine.db.transaction(async (tx) => {
     const original = await engine.store.lockSaga(tx, sagaId)
     if (!original) throw new NotFoundError(`saga ${sagaId} not found`)
