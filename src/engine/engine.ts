@@ -7,13 +7,15 @@ import { ChangedError, ConflictError, NotFoundError, UsageError } from '../error
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
+import { forkPlan, forkSaga, type ForkOptions, type ForkPlan, type VersionChoice } from './fork.js'
+import { migratePlan, migrateSaga, type MigrateOptions, type MigratePlan } from './migrate.js'
 import { unstorableJson } from './executors/outcome.js'
 import { keepLeases } from './heartbeat.js'
 import { pauseParticipant, resumeParticipant, type ParticipantSummary } from './participants/controls.js'
 import { ParticipantGate } from './participants/gate.js'
 import { abortRefusal, compensateRefusal, leaseRefusal, refuse, retryRefusal, skipRefusal } from './eligibility.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
-import { MAX_INPUT_BYTES } from './limits.js'
+import { MAX_INPUT_BYTES, MAX_KEY_LENGTH } from './limits.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import { auditValue, refuseUnstorable, replaceInput } from './repair-values.js'
 import { validateTags } from './search.js'
@@ -39,8 +41,7 @@ export interface RunOptions {
   leaseMs?: number
 }
 
-/** The longest `--key`: keys are indexed, and a btree row holds at most about 2.7 KB. */
-export const MAX_KEY_LENGTH = 256
+export { MAX_KEY_LENGTH }
 
 const isTerminal = (s: Saga['status']) => TERMINAL_STATUSES.includes(s)
 
@@ -120,6 +121,22 @@ export class Engine implements OperatorActions {
       await gate.close()
       stopHeartbeat()
     }
+  }
+
+  forkPlan(sagaId: string, opts: Omit<ForkOptions, 'operator'> = {}): Promise<ForkPlan> {
+    return forkPlan(this, sagaId, opts)
+  }
+
+  async fork(sagaId: string, ctx: ForkOptions): Promise<Saga> {
+    return (await forkSaga(this, sagaId, ctx)).saga
+  }
+
+  migratePlan(sagaId: string, toVersion: VersionChoice): Promise<MigratePlan> {
+    return migratePlan(this, sagaId, toVersion)
+  }
+
+  migrate(sagaId: string, ctx: MigrateOptions): Promise<Saga> {
+    return migrateSaga(this, sagaId, ctx)
   }
 
   pauseParticipant(name: string, ctx: ActionContext & { reason: string }): Promise<ParticipantSummary> {

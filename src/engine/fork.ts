@@ -6,9 +6,9 @@ import { ChangedError, ConflictError, NotFoundError, UsageError } from '../error
 import type { ActionContext } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { inCompensation, refuse, type Refusal } from './eligibility.js'
-import { MAX_KEY_LENGTH, type Engine } from './engine.js'
+import type { Engine } from './engine.js'
 import { stepKey } from './planner.js'
-import { MAX_INPUT_BYTES } from './limits.js'
+import { MAX_INPUT_BYTES, MAX_KEY_LENGTH } from './limits.js'
 import { auditValue, refuseUnstorable } from './repair-values.js'
 import type { Saga, StepRecord } from './types.js'
 
