@@ -16,6 +16,7 @@ import { ParticipantGate } from './participants/gate.js'
 import { abortRefusal, compensateRefusal, leaseRefusal, refuse, retryRefusal, skipRefusal } from './eligibility.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
 import { MAX_INPUT_BYTES, MAX_KEY_LENGTH } from './limits.js'
+import { refuseBlankActor } from './operator.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import { auditValue, refuseUnstorable, replaceInput } from './repair-values.js'
 import { validateTags } from './search.js'
@@ -268,10 +269,7 @@ export class Engine implements OperatorActions {
     /** An action that does not resume the saga (a move to another version) leaves its open intervention open. */
     opts: { keepIntervention?: boolean } = {},
   ): Promise<Saga> {
-    // The audit log is the record of why: a blank reason or note would audit nothing.
-    if (ctx.reason !== undefined && ctx.reason.trim() === '') throw new UsageError('the reason is empty', 'say why, for the audit log')
-    if (ctx.resolution && ctx.resolution.note.trim() === '') throw new UsageError('the note is empty', 'say what you checked or did, for the audit log')
-    if (ctx.operator.trim() === '') throw new UsageError('the operator is empty', 'give a name with --operator, or leave it out to use the OS user')
+    refuseBlankActor(ctx)
     return this.db.transaction(async (tx) => {
       const saga = await this.store.lockSaga(tx, sagaId)
       if (!saga) throw new NotFoundError(`saga ${sagaId} not found`)

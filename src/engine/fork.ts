@@ -9,6 +9,7 @@ import { inCompensation, refuse, type Refusal } from './eligibility.js'
 import type { Engine } from './engine.js'
 import { stepKey } from './planner.js'
 import { MAX_INPUT_BYTES, MAX_KEY_LENGTH } from './limits.js'
+import { refuseBlankActor } from './operator.js'
 import { auditValue, refuseUnstorable } from './repair-values.js'
 import type { Saga, StepRecord } from './types.js'
 
@@ -157,8 +158,7 @@ export async function forkPlan(engine: Engine, sagaId: string, opts: Omit<ForkOp
  * and its kept steps inserted, an audit row written on the original.
  */
 export async function forkSaga(engine: Engine, sagaId: string, opts: ForkOptions): Promise<{ saga: Saga; plan: ForkPlan }> {
-  if (opts.reason !== undefined && opts.reason.trim() === '') throw new UsageError('the reason is empty', 'say why, for the audit log')
-  if (opts.operator.trim() === '') throw new UsageError('the operator is empty', 'give a name with --operator, or leave it out to use the OS user')
+  refuseBlankActor(opts)
   checkKey(opts.key)
   const first = await engine.get(sagaId)
   // Read before the transaction: the embedded database runs one statement at a time.

@@ -4,6 +4,7 @@ import type { ActionContext } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { inCompensation, leaseRefusal, refuse, type Refusal } from './eligibility.js'
 import type { Engine } from './engine.js'
+import { refuseBlankActor } from './operator.js'
 import { chosenDefinition, type VersionChoice } from './fork.js'
 import type { SagaView } from './planner.js'
 import type { Transition } from './transition.js'
@@ -134,6 +135,7 @@ function movedDeadline(saga: Saga, oldDef: SagaDefinition, newDef: SagaDefinitio
 
 /** Moves the saga; an open intervention stays open (the saga is not resumed). */
 export async function migrateSaga(engine: Engine, sagaId: string, opts: MigrateOptions): Promise<Saga> {
+  refuseBlankActor(opts)
   const first = await engine.get(sagaId)
   // Read before the transaction: the embedded database runs one statement at a time.
   const target = await chosenDefinition(engine, first.definition, opts.toVersion, first.version)

@@ -79,9 +79,14 @@ export const InterventionSchema = z
   })
   .openapi('Intervention')
 
+export const ForkSummarySchema = z
+  .object({ id: uuid, status: SagaStatusSchema, version: z.int(), currentStep: z.string().nullable(), createdAt: time })
+  .openapi('ForkSummary', { description: 'A saga forked from this one (forkedFrom names this one).' })
+
 export const SagaDetailSchema = SagaSchema.extend({
   steps: z.array(StepSchema),
   intervention: InterventionSchema.nullable(),
+  forks: z.array(ForkSummarySchema),
 }).openapi('SagaDetail')
 
 export const EventSchema = z

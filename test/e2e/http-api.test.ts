@@ -218,6 +218,7 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     const done = SagaDetailSchema.parse((await curl([url(`/v1/sagas/${id}?wait=30s`)], { token: tokens.read })).json())
     expect(done.status).toBe('completed')
     expect(done.steps.find((st) => st.name === 'charge' && st.phase === 'action')).toMatchObject({ status: 'skipped', output: { charged: 25 } })
+    expect(done.forks).toEqual([{ id: fork.id, status: 'completed', version: 2, currentStep: null, createdAt: expect.any(String) }])
 
     const rerun = await post('retry', { fromStep: 'ship', input: { n: 2 }, reason: 'label lost' })
     expect(rerun.status).toBe(200)
