@@ -99,6 +99,8 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
   it('a fork that would keep a step the original compensated is refused with why, and writes nothing', async () => {
     const original = await settled('shop', { fail: ['c'] }, 1)
     await engine.compensate(original.id, op)
+    // Compensation has started but not reached a yet: a fork keeping a would still lose it.
+    expect((await forkPlan(engine, original.id, { fromStep: 'b' })).refusal).toBe(`saga ${original.id} is compensating and will undo step "a": fork from "a" or an earlier step`)
     expect((await engine.run(original.id)).status).toBe('compensated')
     const before = await snapshot(original.id)
     const count = await sagaCount()
@@ -153,6 +155,22 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
     expect(hitsOf(stuck.id).map((h) => h.path)).toEqual(['/r1/a', '/r1/b', '/r2/b', '/r2/d', '/r2/c'])
     const rows = await t.db.query(`SELECT step_index, name FROM steps WHERE saga_id = $1 AND phase = 'action' ORDER BY step_index`, [stuck.id])
     expect(rows.rows).toEqual(['a', 'b', 'd', 'c'].map((name, i) => ({ step_index: i, name })))
+  })
+
+  it('migrate a saga suspended in compensation: the corrected compensation URL of the new version is called', async () => {
+    const step = (s: string, undo: string) => `  - { name: ${s}, action: { http: { url: "${base}/u/${s}" } }, compensation: { http: { url: "${undo}/undo-${s}" } }, onFailure: suspend }`
+    const yaml = (undo: string) => ['name: undo', 'defaults: { timeout: 2s, retry: { maxAttempts: 1 }, compensationRetry: { maxAttempts: 1 } }', 'steps:', step('a', undo), step('b', undo), step('c', undo)].join('\n')
+    await applyYaml(t.db, yaml('http://127.0.0.1:1'))
+    await applyYaml(t.db, yaml(`${base}/fixed`))
+    const stuck = await settled('undo', { fail: ['c'] }, 1)
+    await engine.compensate(stuck.id, op)
+    expect(await engine.run(stuck.id)).toMatchObject({ status: 'suspended', currentStep: 'b', compensationPlan: [1, 0] })
+    const plan = await migratePlan(engine, stuck.id, 'latest')
+    expect(plan).toMatchObject({ allowed: true, currentStep: 'b' })
+    expect(await migrateSaga(engine, stuck.id, { ...op, toVersion: 'latest' })).toMatchObject({ version: 2, status: 'suspended', compensationPlan: [1, 0] })
+    await engine.retry(stuck.id, op)
+    expect((await engine.run(stuck.id)).status).toBe('compensated')
+    expect(hitsOf(stuck.id).map((h) => h.path)).toEqual(['/u/a', '/u/b', '/u/c', '/fixed/undo-b', '/fixed/undo-a'])
   })
 
   it('migrate refusals say why and change nothing', async () => {
