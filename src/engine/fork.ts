@@ -101,7 +101,6 @@ export function forkRefusal(original: Saga, originalDef: SagaDefinition, records
 interface Prepared {
   plan: ForkPlan
   refusal: Refusal
-  target: StoredDefinition
   from: number
   kept: Array<{ oldIndex: number; newIndex: number }>
 }
@@ -129,7 +128,7 @@ function prepare(original: Saga, originalDef: SagaDefinition, records: StepRecor
     refusal: refusal && `saga ${original.id} ${refusal}`,
     steps,
   }
-  return { plan, refusal, target, from, kept }
+  return { plan, refusal, from, kept }
 }
 
 function checkKey(key: string | undefined): void {
