@@ -107,9 +107,10 @@ describe.runIf(pgUrl)('finding and repairing sagas from the command line', () =>
     const done = (await engine.start('shop', {}, { version: 1, tags: { wave: '3' } })).saga
     await engine.run(done.id, { defsDir: FIXTURE_STEPS })
 
-    const [plan, refused, noReason] = await Promise.all([
+    const [plan, refused, refusedForReal, noReason] = await Promise.all([
       cli('saga', 'fork', 'key:order-3001', '--from-step', 'charge', '--version', 'latest', '--dry-run', '--json'),
       cli('saga', 'fork', 'key:order-3001', '--from-step', 'ship', '--dry-run'),
+      cli('saga', 'fork', 'key:order-3001', '--from-step', 'ship', '--reason', 'try'),
       cli('saga', 'fork', 'key:order-3001', '--from-step', 'charge'),
     ])
     expect(plan.code, plan.stderr).toBe(0)
@@ -123,6 +124,8 @@ describe.runIf(pgUrl)('finding and repairing sagas from the command line', () =>
     })
     expect(refused.code).toBe(4)
     expect(refused.stdout.split('\n')[0]).toBe(`fork would be refused: saga ${saga.id} has not finished step "charge": fork from "charge" or an earlier step`)
+    expect([refusedForReal.code, refusedForReal.stderr.trim()]).toEqual([4, `error: saga ${saga.id} has not finished step "charge": fork from "charge" or an earlier step`])
+    expect((await db.query(`SELECT count(*)::int AS n FROM sagas WHERE forked_from = $1`, [saga.id])).rows[0]).toEqual({ n: 0 })
     expect([noReason.code, noReason.stderr.trim()]).toEqual([2, 'error: --reason is required: say why, for the audit log'])
 
     const forked = await cli('saga', 'fork', 'key:order-3001', '--from-step', 'charge', '--input', '{}', '--version', 'latest', '--reason', 'card replaced', '--json')
@@ -134,12 +137,16 @@ describe.runIf(pgUrl)('finding and repairing sagas from the command line', () =>
     // The kept step is never called again: the fork's calls start at charge.
     expect(recordedCalls(fork.id).map((c) => c.step)).toEqual(['charge', 'ship'])
 
-    const [shown, migratePlan, badVersion] = await Promise.all([
+    const [shown, originalText, shownText, migratePlan, badVersion] = await Promise.all([
       cli('saga', 'show', 'key:order-3001', '--json'),
+      cli('saga', 'show', 'key:order-3001'),
+      cli('saga', 'show', fork.id),
       cli('saga', 'migrate', 'key:order-3001', '--to-version', 'latest', '--dry-run', '--json'),
       cli('saga', 'migrate', 'key:order-3001', '--to-version', '9', '--reason', 'x'),
     ])
+    expect(shownText.stdout).toMatch(new RegExp(`forked from\\s+${saga.id}`))
     expect(json(shown).forks).toEqual([{ id: fork.id, status: 'completed', version: 2, currentStep: null, createdAt: expect.any(String) }])
+    expect(originalText.stdout).toMatch(new RegExp(`forks\\n[\\s\\S]*${fork.id}\\s.*shop@2\\s.*completed`))
     expect(json(migratePlan)).toMatchObject({ sagaId: saga.id, fromVersion: 1, toVersion: 2, allowed: true, currentStep: 'charge', steps: [{ step: 'reserve', ran: true }, { step: 'charge', ran: true }, { step: 'ship', ran: false }] })
     expect([badVersion.code, badVersion.stderr.trim()]).toEqual([3, 'error: definition "shop" has no version 9 (latest is 2)'])
 

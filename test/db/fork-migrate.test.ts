@@ -194,6 +194,11 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
     expect(await migratePlan(engine, pending.id, 2)).toMatchObject({ allowed: false, refusal: `saga ${pending.id} is being executed by worker w1: a call may be in flight, wait until it is handed back` })
     await expect(migrateSaga(engine, pending.id, { ...op, toVersion: 2 })).rejects.toMatchObject({ conflict: 'state' })
 
+    // A call whose outcome is not recorded yet (its worker gone, the lease lapsed): it may still land.
+    await t.db.query(`UPDATE sagas SET lease_owner = NULL WHERE id = $1`, [pending.id])
+    await t.db.query(`INSERT INTO steps (saga_id, step_index, phase, name, status, attempts) VALUES ($1, 0, 'action', 'a', 'running', 1)`, [pending.id])
+    expect((await migratePlan(engine, pending.id, 2)).refusal).toBe(`saga ${pending.id} has a call to step "a" in flight: wait until its outcome is recorded`)
+
     const done = await settled('moving', {}, 1)
     expect((await migratePlan(engine, done.id, 2)).refusal).toBe(`saga ${done.id} is completed: it has nothing left to run on another version`)
     expect(await snapshot(stuck.id)).toEqual(before)
