@@ -1,5 +1,6 @@
 import { formatDuration } from '../engine/duration.js'
 import type { GateState } from '../db/participants.js'
+import type { ForkSummary } from '../db/repairs.js'
 import { waitingText } from '../engine/participants/controls.js'
 import type { AuditEntry, Intervention, Saga, SagaEvent, StepRecord } from '../engine/types.js'
 import { color, isoOrEmpty, status, table } from './render.js'
@@ -62,6 +63,11 @@ function keyValues(pairs: Array<[string, string | null | undefined]>): string {
   const shown = pairs.filter(([, v]) => v !== null && v !== undefined && v !== '')
   const width = Math.max(...shown.map(([k]) => k.length))
   return shown.map(([k, v]) => `${color.dim(k.padEnd(width))}  ${v}`).join('\n')
+}
+
+/** The sagas forked from one (`saga show`). */
+export function forksTable(forks: ForkSummary[], definition: string, now: Date): string {
+  return table(['id', 'definition', 'status', 'step', 'created'], forks.map((f) => [f.id, `${definition}@${f.version}`, status(f.status), f.currentStep, when(f.createdAt, now)]))
 }
 
 export function sagaHeader(saga: Saga, now: Date = new Date(), waiting: Map<string, GateState> = new Map()): string {

@@ -1,3 +1,5 @@
+import type { ForkOptions, ForkPlan, VersionChoice } from './fork.js'
+import type { MigrateOptions, MigratePlan } from './migrate.js'
 import type { InterventionAction, Saga } from './types.js'
 
 /** Who does an operator action and why: recorded in the audit log with the action. */
@@ -37,6 +39,12 @@ export interface OperatorActions {
   compensationPlan(sagaId: string): Promise<CompensationPlan>
   skip(sagaId: string, ctx: ActionContext & { step: string; reason: string }): Promise<Saga>
   abort(sagaId: string, ctx: ActionContext & { reason: string }): Promise<Saga>
+  /** A new saga from a step of this one (the dry run first: what it keeps and calls, and whether it is refused). */
+  forkPlan(sagaId: string, opts: Omit<ForkOptions, 'operator'>): Promise<ForkPlan>
+  fork(sagaId: string, ctx: ForkOptions): Promise<Saga>
+  /** The saga moved to another version of its definition. */
+  migratePlan(sagaId: string, toVersion: VersionChoice): Promise<MigratePlan>
+  migrate(sagaId: string, ctx: MigrateOptions): Promise<Saga>
   resolveIntervention(interventionId: string, ctx: ActionContext & { action: InterventionAction; note: string }): Promise<Saga>
   /** Participant controls (audited like the saga actions); optional for embedders that act on sagas only. */
   pauseParticipant?(name: string, ctx: ActionContext & { reason: string }): Promise<unknown>

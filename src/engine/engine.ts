@@ -7,15 +7,18 @@ import { ChangedError, ConflictError, NotFoundError, UsageError } from '../error
 import type { ActionContext, CompensationPlan, OperatorActions } from './actions.js'
 import type { SagaDefinition } from './definition.js'
 import { DefinitionCache } from './definitions.js'
+import { forkPlan, forkSaga, type ForkOptions, type ForkPlan, type VersionChoice } from './fork.js'
+import { migratePlan, migrateSaga, type MigrateOptions, type MigratePlan } from './migrate.js'
 import { unstorableJson } from './storable.js'
 import { keepLeases } from './heartbeat.js'
 import { pauseParticipant, resumeParticipant, type ParticipantSummary } from './participants/controls.js'
 import { ParticipantGate } from './participants/gate.js'
 import { abortRefusal, compensateRefusal, leaseRefusal, refuse, retryRefusal, skipRefusal } from './eligibility.js'
 import { explainPlan, nextAfter, stepKey, startCompensation, type SagaView } from './planner.js'
-import { MAX_INPUT_BYTES } from './limits.js'
+import { MAX_INPUT_BYTES, MAX_KEY_LENGTH } from './limits.js'
+import { refuseBlankActor } from './operator.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
-import { auditValue, replaceInput } from './repair-values.js'
+import { auditValue, refuseUnstorable, replaceInput } from './repair-values.js'
 import { validateTags } from './search.js'
 import type { Transition } from './transition.js'
 import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
@@ -39,8 +42,7 @@ export interface RunOptions {
   leaseMs?: number
 }
 
-/** The longest `--key`: keys are indexed, and a btree row holds at most about 2.7 KB. */
-export const MAX_KEY_LENGTH = 256
+export { MAX_KEY_LENGTH }
 
 const isTerminal = (s: Saga['status']) => TERMINAL_STATUSES.includes(s)
 
@@ -122,6 +124,22 @@ export class Engine implements OperatorActions {
     }
   }
 
+  forkPlan(sagaId: string, opts: Omit<ForkOptions, 'operator'> = {}): Promise<ForkPlan> {
+    return forkPlan(this, sagaId, opts)
+  }
+
+  async fork(sagaId: string, ctx: ForkOptions): Promise<Saga> {
+    return (await forkSaga(this, sagaId, ctx)).saga
+  }
+
+  migratePlan(sagaId: string, toVersion: VersionChoice): Promise<MigratePlan> {
+    return migratePlan(this, sagaId, toVersion)
+  }
+
+  migrate(sagaId: string, ctx: MigrateOptions): Promise<Saga> {
+    return migrateSaga(this, sagaId, ctx)
+  }
+
   pauseParticipant(name: string, ctx: ActionContext & { reason: string }): Promise<ParticipantSummary> {
     return pauseParticipant(this.db, name, ctx)
   }
@@ -182,6 +200,7 @@ export class Engine implements OperatorActions {
       const index = saga.stepIndex ?? 0
       const step = def.steps[index]!
       if (ctx.step !== step.name) throw new UsageError(`step "${ctx.step}" is not the failed step of saga ${saga.id} (it is "${step.name}")`)
+      if (ctx.output !== undefined) refuseUnstorable('output', ctx.output)
       if (ctx.output !== undefined && phase === 'compensation') throw new UsageError(`saga ${saga.id} is compensating ${step.name}: --output applies to a skipped action, not a compensation`)
       const rec = view.steps.get(stepKey(index, phase))
       const next = nextAfter(def, view, index, phase)
@@ -247,11 +266,10 @@ export class Engine implements OperatorActions {
     decide: (saga: Saga, def: SagaDefinition, view: SagaView) => Transition,
     /** Writes what a transition cannot (input, deadline, step resets) in the same transaction; returns audit details. */
     alsoWrite?: (tx: Queryable, saga: Saga, def: SagaDefinition) => Promise<Record<string, unknown>>,
+    /** An action that does not resume the saga (a move to another version) leaves its open intervention open. */
+    opts: { keepIntervention?: boolean } = {},
   ): Promise<Saga> {
-    // The audit log is the record of why: a blank reason or note would audit nothing.
-    if (ctx.reason !== undefined && ctx.reason.trim() === '') throw new UsageError('the reason is empty', 'say why, for the audit log')
-    if (ctx.resolution && ctx.resolution.note.trim() === '') throw new UsageError('the note is empty', 'say what you checked or did, for the audit log')
-    if (ctx.operator.trim() === '') throw new UsageError('the operator is empty', 'give a name with --operator, or leave it out to use the OS user')
+    refuseBlankActor(ctx)
     return this.db.transaction(async (tx) => {
       const saga = await this.store.lockSaga(tx, sagaId)
       if (!saga) throw new NotFoundError(`saga ${sagaId} not found`)
@@ -264,7 +282,7 @@ export class Engine implements OperatorActions {
       const t = decide(saga, def.spec, view)
       t.expectedRevision = saga.revision
       const actionName = action.split('.')[1]!
-      if (saga.status === 'suspended' || ctx.resolution) {
+      if ((saga.status === 'suspended' && !opts.keepIntervention) || ctx.resolution) {
         t.intervention = { ...t.intervention, resolve: { by: ctx.operator, action: ctx.resolution?.action ?? actionName, note: ctx.resolution?.note ?? ctx.reason ?? null } }
         t.events.push({ type: 'intervention.resolved', data: { action: ctx.resolution?.action ?? actionName, operator: ctx.operator, note: ctx.resolution?.note ?? ctx.reason ?? null } })
       }

@@ -5,6 +5,8 @@ const MiB = 1024 * 1024
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 
+/** The longest start key: keys are indexed, and a btree row holds at most about 2.7 KB. */
+export const MAX_KEY_LENGTH = 256
 /** A step's stored output (a 2xx body, a module's return value), as JSON. */
 export const MAX_OUTPUT_BYTES = MiB
 /** A saga's input, as JSON: it is stored, and sent to every step. */

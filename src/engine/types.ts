@@ -74,6 +74,7 @@ export type EventType =
   | 'saga.compensating'
   | 'saga.suspended'
   | 'saga.resumed'
+  | 'saga.migrated'
   | 'saga.completed'
   | 'saga.compensated'
   | 'saga.failed'

@@ -79,9 +79,14 @@ export const InterventionSchema = z
   })
   .openapi('Intervention')
 
+export const ForkSummarySchema = z
+  .object({ id: uuid, status: SagaStatusSchema, version: z.int(), currentStep: z.string().nullable(), createdAt: time })
+  .openapi('ForkSummary', { description: 'A saga forked from this one (forkedFrom names this one).' })
+
 export const SagaDetailSchema = SagaSchema.extend({
   steps: z.array(StepSchema),
   intervention: InterventionSchema.nullable(),
+  forks: z.array(ForkSummarySchema),
 }).openapi('SagaDetail')
 
 export const EventSchema = z
@@ -142,8 +147,73 @@ export const ActionRequestSchema = z
     reason: z.string().min(1).optional().openapi({ description: 'Why, for the audit log (required for skip and abort).' }),
     step: z.string().min(1).optional().openapi({ description: 'retry: the failed step, as a check; skip: the failed step to mark done (required).' }),
     force: z.boolean().optional().openapi({ description: 'abort: must be true (abort marks the saga failed WITHOUT compensating).' }),
+    fromStep: z.string().min(1).optional().openapi({ description: 'retry: run this step and every step after it again (new idempotency keys); the steps before it keep their outputs.' }),
+    input: z.unknown().optional().openapi({ description: 'retry: replaces the saga input before it resumes (the audit row keeps both).' }),
+    output: z.unknown().optional().openapi({ description: "skip: the skipped action's output, which later steps read in results." }),
   })
   .openapi('ActionRequest')
+
+const versionChoice = z.union([z.int().min(1), z.literal('latest')]).openapi({ description: 'A version number, or "latest".', example: 'latest' })
+
+export const ForkRequestSchema = z
+  .object({
+    fromStep: z.string().min(1).optional().openapi({ description: 'The first step the fork calls; the steps before it keep the original outputs. Default: the first step.' }),
+    input: z.unknown().optional().openapi({ description: "The fork's input; default the original's." }),
+    version: versionChoice.optional().openapi({ description: "The fork's definition version: a number or \"latest\"; default the original's." }),
+    key: z.string().min(1).max(256).optional().openapi({ description: "The fork's start key; default none." }),
+    reason: z.string().min(1).optional().openapi({ description: 'Why, for the audit log (required unless dryRun).' }),
+    dryRun: z.boolean().optional().openapi({ description: 'Only the plan: nothing is started.' }),
+  })
+  .openapi('ForkRequest')
+
+export const MigrateRequestSchema = z
+  .object({
+    toVersion: versionChoice,
+    reason: z.string().min(1).optional().openapi({ description: 'Why, for the audit log (required unless dryRun).' }),
+    dryRun: z.boolean().optional().openapi({ description: 'Only the plan: nothing is changed.' }),
+  })
+  .openapi('MigrateRequest')
+
+const refusal = z.string().nullable().openapi({ description: 'Why the action would be refused (as the 409 would say); null when allowed.' })
+const stepStatus = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped'])
+
+export const ForkPlanSchema = z
+  .object({
+    sagaId: uuid.openapi({ description: 'The original.' }),
+    status: SagaStatusSchema,
+    definition: z.string(),
+    fromVersion: z.int(),
+    version: z.int(),
+    fromStep: z.string(),
+    key: z.string().nullable(),
+    inputReplaced: z.boolean(),
+    allowed: z.boolean(),
+    refusal,
+    steps: z.array(z.object({ step: z.string(), index: z.int(), action: z.enum(['keep', 'call']), status: stepStatus.nullable() })),
+  })
+  .openapi('ForkPlan')
+
+export const MigratePlanSchema = z
+  .object({
+    sagaId: uuid,
+    status: SagaStatusSchema,
+    definition: z.string(),
+    fromVersion: z.int(),
+    toVersion: z.int(),
+    currentStep: z.string().nullable(),
+    allowed: z.boolean(),
+    refusal,
+    steps: z.array(z.object({ step: z.string(), from: z.int().nullable(), to: z.int().nullable(), ran: z.boolean(), changed: z.boolean() })),
+  })
+  .openapi('MigratePlan')
+
+export const ForkResultSchema = z
+  .object({ plan: ForkPlanSchema, saga: SagaSchema.nullable().openapi({ description: 'The fork; null for a dry run.' }) })
+  .openapi('ForkResult')
+
+export const MigrateResultSchema = z
+  .object({ plan: MigratePlanSchema, saga: SagaSchema.nullable().openapi({ description: 'The saga on its new version; null for a dry run.' }) })
+  .openapi('MigrateResult')
 
 export const ResolveRequestSchema = z
   .object({

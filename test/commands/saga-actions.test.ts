@@ -278,7 +278,7 @@ describe.runIf(pgUrl)('operator action commands on the real server', () => {
 
   it('every action command has --help with at least two examples', async () => {
     const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8'))
-    for (const id of ['saga:retry', 'saga:compensate', 'saga:skip', 'saga:abort', 'intervention:resolve']) {
+    for (const id of ['saga:retry', 'saga:compensate', 'saga:skip', 'saga:abort', 'saga:fork', 'saga:migrate', 'intervention:resolve']) {
       const examples: string[] = manifest.commands[id].examples
       expect(examples.length, id).toBeGreaterThanOrEqual(2)
       expect(examples.every((e) => e.startsWith(`<%= config.bin %> ${id.replace(':', ' ')} `))).toBe(true)

@@ -133,7 +133,7 @@ describe.runIf(pgUrl)('saga and intervention read commands on the real server', 
     const res = await cli('saga', 'show', suspended.saga.id, '--json')
     expect(res.code, res.stderr).toBe(0)
     const doc = JSON.parse(res.stdout)
-    expect(Object.keys(doc).sort()).toEqual(['audit', 'events', 'intervention', 'saga', 'steps', 'waiting'])
+    expect(Object.keys(doc).sort()).toEqual(['audit', 'events', 'forks', 'intervention', 'saga', 'steps', 'waiting'])
     expect(doc.saga).toMatchObject({ id: suspended.saga.id, status: 'suspended', currentStep: 'process-payment', key: 'order-42' })
     expect(doc.steps.map((s: { phase: string; index: number }) => `${s.phase}:${s.index}`)).toEqual(['action:0', 'action:1', 'compensation:1'])
     expect(doc.intervention).toMatchObject({ id: suspended.intervention!.id, status: 'open', sagaStatus: 'suspended' })

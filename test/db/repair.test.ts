@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../src/engine/engine.js'
@@ -6,37 +5,11 @@ import { rerunFromStep, rerunPlan } from '../../src/engine/rerun.js'
 import type { Saga } from '../../src/engine/types.js'
 import { drivers, useTestDatabase } from '../helpers/db.js'
 import { applyYaml } from '../helpers/engine.js'
-
-interface Hit {
-  sagaId: string
-  path: string
-  key: string
-  attempt: number
-  input: { fail?: string[]; n?: number }
-  results: Record<string, unknown>
-}
-
-/** A real service: answers 409 for the steps `input.fail` names, else 200 with a body naming the call. */
-function service() {
-  const hits: Hit[] = []
-  const server: Server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (d) => (body += d))
-    req.on('end', () => {
-      const ctx = JSON.parse(body)
-      const path = req.url!
-      hits.push({ sagaId: ctx.sagaId, path, key: req.headers['idempotency-key'] as string, attempt: ctx.attempt, input: ctx.input, results: ctx.results })
-      const fail = (ctx.input?.fail ?? []).includes(ctx.step) && ctx.phase === 'action'
-      res.writeHead(fail ? 409 : 200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(fail ? { error: `${ctx.step} refused` } : { from: ctx.step, n: ctx.input?.n ?? null, call: hits.length }))
-    })
-  })
-  return { server, hits }
-}
+import { stepService } from '../helpers/step-service.js'
 
 describe.each(drivers)('repairing history on %s', (kind) => {
   const t = useTestDatabase(kind)
-  const srv = service()
+  const srv = stepService()
   let engine: Engine
   const op = { operator: 'ana' }
   const hitsOf = (id: string) => srv.hits.filter((h) => h.sagaId === id)

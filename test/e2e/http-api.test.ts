@@ -7,7 +7,15 @@ import { fileURLToPath } from 'node:url'
 import { compileErrors, validate } from '@readme/openapi-parser'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EventPageSchema, InterventionPageSchema, SagaDetailSchema, SagaPageSchema, SagaSchema } from '../../src/http/schemas.js'
+import {
+  EventPageSchema,
+  ForkResultSchema,
+  InterventionPageSchema,
+  MigrateResultSchema,
+  SagaDetailSchema,
+  SagaPageSchema,
+  SagaSchema,
+} from '../../src/http/schemas.js'
 import { runCli, spawnCli } from '../helpers/cli.js'
 import { curl, postJson } from '../helpers/curl.js'
 import { freshPgSchema, pgUrl } from '../helpers/db.js'
@@ -44,6 +52,7 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     dir = mkdtempSync(join(tmpdir(), 'sagactl-http-'))
     writeFileSync(join(dir, 'checkout.yaml'), scriptedDefinition('checkout', [{ name: 'reserve' }, { name: 'charge' }], 'timeout: 5m'))
     writeFileSync(join(dir, 'careful.yaml'), scriptedDefinition('careful', [{ name: 'charge', onFailure: 'suspend' }]))
+    writeFileSync(join(dir, 'repairs.yaml'), scriptedDefinition('repairs', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }, { name: 'ship' }]))
     expect((await cli(['db', 'migrate'])).code).toBe(0)
     expect((await cli(['def', 'apply', dir])).code).toBe(0)
     for (const role of ['read', 'start', 'operate'] as const) {
@@ -171,6 +180,54 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     expect(audit.rows).toEqual([{ operator: 'svc-operate', action: 'intervention.resolve' }])
   })
 
+  it('repairs: fork (plan, refusal, a fork that never calls the kept step), migrate, skip with output, retry from a step with a new input', async () => {
+    const { id } = (await postJson(url('/v1/sagas'), { definition: 'repairs', input: { script: { charge: { action: ['business'] } } } }, tokens.start)).json()
+    expect((await curl([url(`/v1/sagas/${id}?wait=30s`)], { token: tokens.read })).json()).toMatchObject({ status: 'suspended', currentStep: 'charge' })
+    writeFileSync(join(dir, 'repairs-v2.yaml'), scriptedDefinition('repairs', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }, { name: 'ship' }], 'timeout: 10m'))
+    expect((await cli(['def', 'apply', join(dir, 'repairs-v2.yaml')])).code).toBe(0)
+    const post = (action: string, body: unknown, token = tokens.operate) => postJson(url(`/v1/sagas/${id}/${action}`), body, token)
+
+    const plan = await post('fork', { fromStep: 'charge', version: 'latest', dryRun: true })
+    expect(plan.status).toBe(200)
+    expect(ForkResultSchema.parse(plan.json())).toMatchObject({ saga: null, plan: { allowed: true, version: 2, steps: [{ step: 'reserve', action: 'keep' }, { step: 'charge', action: 'call' }, { step: 'ship', action: 'call' }] } })
+    const wouldRefuse = (await post('fork', { fromStep: 'ship', dryRun: true })).json()
+    expect(wouldRefuse.plan).toMatchObject({ allowed: false, refusal: `saga ${id} has not finished step "charge": fork from "charge" or an earlier step` })
+    const refused = await post('fork', { fromStep: 'ship', reason: 'try' })
+    expect([refused.status, refused.json().error.code]).toEqual([409, 'conflict'])
+    expect((await post('fork', { fromStep: 'charge', version: 'newest', reason: 'x' })).status).toBe(400)
+    expect((await post('fork', { fromStep: 'charge', reason: 'x' }, tokens.start)).status).toBe(403)
+
+    const forked = await post('fork', { fromStep: 'charge', input: {}, version: 'latest', reason: 'card replaced' })
+    expect(forked.status).toBe(201)
+    const fork = ForkResultSchema.parse(forked.json()).saga!
+    expect(fork).toMatchObject({ forkedFrom: id, version: 2, key: null })
+    expect((await curl([url(`/v1/sagas/${fork.id}?wait=30s`)], { token: tokens.read })).json()).toMatchObject({ status: 'completed' })
+    const forkEvents = EventPageSchema.parse((await curl([url(`/v1/sagas/${fork.id}/events`)], { token: tokens.read })).json())
+    expect(forkEvents.items.filter((e) => e.type === 'step.started').map((e) => e.step)).toEqual(['charge', 'ship'])
+
+    const migratePlan = await post('migrate', { toVersion: 'latest', dryRun: true })
+    expect(MigrateResultSchema.parse(migratePlan.json())).toMatchObject({ saga: null, plan: { allowed: true, fromVersion: 1, toVersion: 2 } })
+    const moved = await post('migrate', { toVersion: 2, reason: 'new version' })
+    expect(moved.status).toBe(200)
+    expect(MigrateResultSchema.parse(moved.json()).saga).toMatchObject({ version: 2, status: 'suspended' })
+    const again = await post('migrate', { toVersion: 2, reason: 'twice' })
+    expect([again.status, again.json().error.message]).toEqual([409, `saga ${id} is already on version 2`])
+
+    const skipped = await post('skip', { step: 'charge', reason: 'charged by phone', output: { charged: 25 } })
+    expect(skipped.status).toBe(200)
+    const done = SagaDetailSchema.parse((await curl([url(`/v1/sagas/${id}?wait=30s`)], { token: tokens.read })).json())
+    expect(done.status).toBe('completed')
+    expect(done.steps.find((st) => st.name === 'charge' && st.phase === 'action')).toMatchObject({ status: 'skipped', output: { charged: 25 } })
+    expect(done.forks).toEqual([{ id: fork.id, status: 'completed', version: 2, currentStep: null, createdAt: expect.any(String) }])
+
+    const rerun = await post('retry', { fromStep: 'ship', input: { n: 2 }, reason: 'label lost' })
+    expect(rerun.status).toBe(200)
+    expect(SagaSchema.parse(rerun.json())).toMatchObject({ status: 'running', currentStep: 'ship', input: { n: 2 } })
+    expect((await curl([url(`/v1/sagas/${id}?wait=30s`)], { token: tokens.read })).json()).toMatchObject({ status: 'completed' })
+    const audit = await db.query(`SELECT operator, action FROM audit_log WHERE saga_id = $1 ORDER BY id`, [id])
+    expect(audit.rows).toEqual(['saga.fork', 'saga.migrate', 'saga.skip', 'saga.rerun'].map((action) => ({ operator: 'svc-operate', action })))
+  })
+
   it('health and the OpenAPI document, which a validator accepts', async () => {
     const health = await curl([url('/v1/health')], { token: tokens.read })
     expect([200, 503]).toContain(health.status)
@@ -179,7 +236,7 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     const result = await validate(structuredClone(doc))
     expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true)
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/v1/health', '/v1/interventions', '/v1/interventions/{id}/resolve', '/v1/sagas', '/v1/sagas/{id}', '/v1/sagas/{id}/events', '/v1/sagas/{id}/{action}',
+      '/v1/health', '/v1/interventions', '/v1/interventions/{id}/resolve', '/v1/sagas', '/v1/sagas/{id}', '/v1/sagas/{id}/events', '/v1/sagas/{id}/fork', '/v1/sagas/{id}/migrate', '/v1/sagas/{id}/{action}',
     ])
   })
 

@@ -4,6 +4,8 @@ import { render as inkRender } from 'ink'
 import type { ReactElement } from 'react'
 import { vi } from 'vitest'
 import type { ActionContext, CompensationPlan, OperatorActions } from '../../src/engine/actions.js'
+import type { ForkPlan } from '../../src/engine/fork.js'
+import type { MigratePlan } from '../../src/engine/migrate.js'
 import type { ParticipantSummary } from '../../src/engine/participants/controls.js'
 import type { Intervention, Saga, SagaStatus } from '../../src/engine/types.js'
 import type { DefinitionStats, FailureGroup, HeaderData, InterventionItem, MonitorData, SagaDetail, StuckSaga } from '../../src/ui/data.js'
@@ -247,7 +249,14 @@ export function fakeData(f: Partial<Fixtures> = {}): MonitorData & { calls: Arra
 export type Call = { method: string; id: string; ctx: Record<string, unknown> }
 
 /** OperatorActions that records each call; `fail` makes the next calls throw. */
-export function fakeActions(opts: { fail?: (method: string, id: string) => Error | null; plan?: CompensationPlan } = {}): OperatorActions & { calls: Call[] } {
+export function fakeActions(
+  opts: {
+    fail?: (method: string, id: string) => Error | null
+    plan?: CompensationPlan
+    forkPlan?: (id: string, opts: Record<string, unknown>) => ForkPlan
+    migratePlan?: (id: string, toVersion: unknown) => MigratePlan
+  } = {},
+): OperatorActions & { calls: Call[] } {
   const calls: Call[] = []
   // One recorder for every action: the casts below only widen what each method accepts.
   const act = (method: string): any => async (id: string, ctx: ActionContext & Record<string, unknown>) => {
@@ -265,6 +274,28 @@ export function fakeActions(opts: { fail?: (method: string, id: string) => Error
     resolveIntervention: act('resolveIntervention'),
     pauseParticipant: act('pauseParticipant'),
     resumeParticipant: act('resumeParticipant'),
+    async fork(id, ctx) {
+      calls.push({ method: 'fork', id, ctx: { ...ctx } })
+      const err = opts.fail?.('fork', id)
+      if (err) throw err
+      return saga({ status: 'running', forkedFrom: id, version: typeof ctx.version === 'number' ? ctx.version : ctx.version === 'latest' ? 2 : 1 })
+    },
+    async migrate(id, ctx) {
+      calls.push({ method: 'migrate', id, ctx: { ...ctx } })
+      const err = opts.fail?.('migrate', id)
+      if (err) throw err
+      return saga({ id, status: 'suspended', version: typeof ctx.toVersion === 'number' ? ctx.toVersion : 2, revision: (ctx.expectedRevision ?? 0) + 1 })
+    },
+    async forkPlan(id, o) {
+      calls.push({ method: 'forkPlan', id, ctx: { ...o } })
+      if (!opts.forkPlan) throw new Error('no fork plan in this test')
+      return opts.forkPlan(id, { ...o })
+    },
+    async migratePlan(id, toVersion) {
+      calls.push({ method: 'migratePlan', id, ctx: { toVersion } })
+      if (!opts.migratePlan) throw new Error('no migrate plan in this test')
+      return opts.migratePlan(id, toVersion)
+    },
     async compensationPlan(id) {
       calls.push({ method: 'compensationPlan', id, ctx: {} })
       return opts.plan ?? { sagaId: id, status: 'running', allowed: true, refusal: null, steps: [] }

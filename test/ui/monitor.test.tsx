@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import type { ForkPlan } from '../../src/engine/fork.js'
+import type { MigratePlan } from '../../src/engine/migrate.js'
 import type { Saga } from '../../src/engine/types.js'
 import { ChangedError, ConflictError, UsageError } from '../../src/errors.js'
 import type { Database } from '../../src/db/types.js'
@@ -306,6 +308,92 @@ describe('operator actions', () => {
     await r.press(KEY.enter)
     await eventually(() => expect(actions.calls).toHaveLength(1))
     expect(actions.calls[0]).toMatchObject({ method: 'resolveIntervention', id: iv.intervention.id, ctx: { action: 'abort' } })
+  })
+
+  describe('fork and migrate from the saga detail', () => {
+    const detail = { details: { [suspended.id]: { saga: suspended, steps: [], events: [], intervention: null, now: new Date() } } }
+    const STEPS = ['reserve-inventory', 'process-payment', 'ship-order']
+    const forkPlan = (id: string, o: Record<string, unknown>): ForkPlan => {
+      const from = STEPS.indexOf((o.fromStep as string | undefined) ?? STEPS[0]!)
+      const refusal = from === 2 ? `saga ${id} has not finished step "process-payment": fork from "process-payment" or an earlier step` : null
+      return {
+        sagaId: id, status: 'suspended', definition: 'refund', fromVersion: 1, version: o.version === 'latest' ? 2 : 1, fromStep: STEPS[from]!, key: null, inputReplaced: false,
+        allowed: refusal === null, refusal,
+        steps: STEPS.map((step, index) => ({ step, index, action: index < from ? ('keep' as const) : ('call' as const), status: index === 0 ? ('succeeded' as const) : index === 1 ? ('failed' as const) : null })),
+      }
+    }
+    const migratePlan = (refusal: string | null) => (id: string): MigratePlan => ({
+      sagaId: id, status: 'suspended', definition: 'refund', fromVersion: 1, toVersion: 2, currentStep: 'process-payment', allowed: refusal === null, refusal: refusal && `saga ${id} ${refusal}`,
+      steps: STEPS.map((step, i) => ({ step, from: i, to: i, ran: i < 2, changed: i === 1 })),
+    })
+    async function inDetail(actions: ReturnType<typeof fakeActions>) {
+      const s = setup({ fixtures: detail, actions })
+      await ready(s.r)
+      await s.r.press(KEY.down, KEY.enter)
+      await eventually(() => expect(s.r.frame()).toContain(`${suspended.id} refund v1 suspended rev 7`))
+      return s
+    }
+
+    it('f: the plan of what is kept and called; a changed version asks for the plan again before the fork goes through', async () => {
+      const { r, actions } = await inDetail(fakeActions({ forkPlan }))
+      await r.press('f')
+      await eventually(() => expect(r.frame()).toContain('Plan: a new saga on refund@1, from process-payment; keeps 1'))
+      expect(r.frame()).toMatch(/from +process-payment/)
+      expect(r.frame()).toContain('keep  reserve-inventory: its output, not called')
+      expect(r.frame()).toContain('call  process-payment')
+      await r.type('card replaced')
+      await r.press(KEY.shiftTab)
+      await r.type('latest')
+      expect(r.frame()).toContain('Enter show the plan for these values')
+      await r.press(KEY.enter)
+      await eventually(() => expect(r.frame()).toContain('Plan: a new saga on refund@2, from process-payment'))
+      expect(actions.calls.map((c) => c.method)).toEqual(['forkPlan', 'forkPlan'])
+      await r.press(KEY.enter)
+      await eventually(() => expect(r.frame()).toMatch(new RegExp(`forked saga ${id8(suspended)} as \\S+ \\(order-checkout@2\\): now running`)))
+      expect(actions.calls.at(-1)).toEqual({ method: 'fork', id: suspended.id, ctx: { operator: 'alice', reason: 'card replaced', expectedRevision: 7, fromStep: 'process-payment', version: 'latest' } })
+    })
+
+    it('f from a step the original has not finished: the new plan says it would be refused, and Enter forks nothing', async () => {
+      const { r, actions } = await inDetail(fakeActions({ forkPlan }))
+      await r.press('f')
+      await eventually(() => expect(r.frame()).toContain('keeps 1'))
+      await r.type('retry later')
+      await r.press(KEY.shiftTab, KEY.shiftTab)
+      for (let i = 0; i < 'process-payment'.length; i++) await r.press(KEY.backspace)
+      await r.type('ship-order')
+      await r.press(KEY.enter)
+      await eventually(() => expect(r.frame()).toContain('would be refused: the saga has not finished step "process-payment"'))
+      await r.press(KEY.enter)
+      await eventually(() => expect(r.frame()).toContain('refused: the saga has not finished step'))
+      expect(actions.calls.map((c) => c.method)).toEqual(['forkPlan', 'forkPlan'])
+      await r.press(KEY.escape)
+      expect(actions.calls.map((c) => c.method)).toEqual(['forkPlan', 'forkPlan'])
+    })
+
+    it('m: the step mapping, then the move with a reason and the revision on screen', async () => {
+      const { r, actions } = await inDetail(fakeActions({ migratePlan: migratePlan(null) }))
+      await r.press('m')
+      await eventually(() => expect(r.frame()).toContain('Plan: @1 -> @2, continuing at process-payment'))
+      expect(r.frame()).toMatch(/version +latest/)
+      expect(r.frame()).toContain('process-payment: 2 -> 2, ran, changed')
+      await r.press(KEY.enter)
+      expect(r.frame()).toContain('a reason is required')
+      await r.type('payment URL fixed')
+      await r.press(KEY.enter)
+      await eventually(() => expect(r.frame()).toContain(`moved saga ${id8(suspended)} to version 2: now suspended`))
+      expect(actions.calls.map((c) => c.method)).toEqual(['migratePlan', 'migrate'])
+      expect(actions.calls[1]).toEqual({ method: 'migrate', id: suspended.id, ctx: { operator: 'alice', reason: 'payment URL fixed', expectedRevision: 7, toVersion: 'latest' } })
+    })
+
+    it('m on a saga the move would be refused on says why up front and moves nothing', async () => {
+      const { r, actions } = await inDetail(fakeActions({ migratePlan: migratePlan('already ran step "process-payment", which version 2 does not have') }))
+      await r.press('m')
+      await eventually(() => expect(r.frame()).toContain('would be refused: the saga already ran step "process-payment", which version 2 does not have'))
+      await r.type('try anyway')
+      await r.press(KEY.enter)
+      await eventually(() => expect(r.frame()).toContain('refused: the saga already ran step'))
+      expect(actions.calls.map((c) => c.method)).toEqual(['migratePlan'])
+    })
   })
 
   it('R on a failure group acts saga by saga and tallies the outcome', async () => {

@@ -140,6 +140,9 @@ describe('views render fixture data', () => {
     expect(out).toContain('intervention open 3m · process-payment (comp) · compensation of process-payment failed 5 times')
     expect(out).toMatch(/\d\d:\d\d:\d\d step\.failed process-payment #3: HTTP 503 from payment/)
     expect(out).toMatch(/saga\.suspended: payment outcome unknown/)
+    expect(out).not.toContain('forked from')
+    const fork = { ...detail, saga: { ...suspended, forkedFrom: '01a2340d-ebe5-7000-8000-000000000001' } }
+    expect(draw(<DetailPane detail={{ id: suspended.id, data: fork, missing: false }} width={WIDTH} height={18} now={NOW} />)).toContain('forked from: 01a2340d-ebe5-7000-8000-000000000001')
     expect(draw(<DetailPane detail={{ id: 'gone', data: null, missing: true }} width={WIDTH} height={5} now={NOW} />)).toContain('saga gone no longer exists')
   })
 

@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
-import { auditTable, interventionBlock, sagaHeader, stepsTable, timelineOrder } from '../../cli/format.js'
+import { auditTable, forksTable, interventionBlock, sagaHeader, stepsTable, timelineOrder } from '../../cli/format.js'
 import { color } from '../../cli/render.js'
+import { forksOf } from '../../db/repairs.js'
 import { auditForSaga } from '../../db/audit.js'
 import { openInterventionForSaga } from '../../db/queries/interventions.js'
 import { getLastEvents, getSaga, getSteps } from '../../db/queries/sagas.js'
@@ -23,11 +24,12 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
     const { db, id } = await this.sagaReadDb(this.args.id)
     const saga = await getSaga(db, id)
     if (!saga) throw new NotFoundError(`no saga matches "${this.args.id}"`)
-    const [steps, intervention, audit, events] = await Promise.all([
+    const [steps, intervention, audit, events, forks] = await Promise.all([
       getSteps(db, id),
       openInterventionForSaga(db, id),
       auditForSaga(db, id),
       getLastEvents(db, id, LAST_EVENTS),
+      forksOf(db, id),
     ])
     const ordered = timelineOrder(steps, saga)
     if (!this.jsonEnabled()) {
@@ -40,6 +42,11 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
         this.log(color.bold('open intervention'))
         this.log(interventionBlock(intervention, now))
       }
+      if (forks.length) {
+        this.log('')
+        this.log(color.bold('forks'))
+        this.log(forksTable(forks, saga.definition, now))
+      }
       if (audit.length) {
         this.log('')
         this.log(color.bold('audit trail'))
@@ -49,6 +56,6 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
       this.log(color.dim(`history: ${this.config.bin} saga events ${id}`))
     }
     const waiting = saga.waitingFor ? { participant: saga.waitingFor, state: (await waitingStates(db, [saga])).get(saga.waitingFor) ?? null } : null
-    return { saga, steps: ordered, intervention, audit, events, waiting }
+    return { saga, steps: ordered, intervention, audit, events, waiting, forks }
   }
 }

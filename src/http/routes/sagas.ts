@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import { streamSSE } from 'hono/streaming'
 import { openInterventionForSaga } from '../../db/queries/interventions.js'
+import { forksOf } from '../../db/repairs.js'
 import { getEvents, getSaga, getSteps, listSagas, resolveSagaId, type SagaFilter } from '../../db/queries/sagas.js'
 import { parseDuration } from '../../engine/duration.js'
 import { SAGA_STATUSES, TERMINAL_STATUSES, type Saga, type SagaStatus } from '../../engine/types.js'
@@ -127,8 +128,8 @@ export function sagaRoutes(app: Api, { db, engine, watch }: Deps): void {
       if (atRest(saga) || Date.now() >= end || watch.isClosed || signal.aborted) break
       await watch.changed(id, Math.min(1_000, end - Date.now()))
     }
-    const [steps, intervention] = await Promise.all([getSteps(db, id), openInterventionForSaga(db, id)])
-    return c.json({ ...saga, steps, intervention } as never, 200)
+    const [steps, intervention, forks] = await Promise.all([getSteps(db, id), openInterventionForSaga(db, id), forksOf(db, id)])
+    return c.json({ ...saga, steps, intervention, forks } as never, 200)
   })
 
   app.openapi(events, async (c) => {

@@ -55,6 +55,7 @@ export function DetailPane({ detail, width, height, now }: DetailPaneProps) {
   ].filter(Boolean)
   const info: Array<[string, string]> = []
   if (d.waiting) info.push(['waiting', oneLine(d.waiting)])
+  if (s.forkedFrom) info.push(['forked from', s.forkedFrom])
   if (s.reason) info.push(['reason', oneLine(s.reason)])
   if (s.lastError) info.push(['last error', oneLine(s.lastError)])
   const iv = d.intervention

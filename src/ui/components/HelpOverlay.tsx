@@ -12,6 +12,8 @@ const KEYS: Array<[string, string]> = [
   ['k', 'skip a failed step (default: the current one)'],
   ['a', 'abort: mark failed without compensating'],
   ['v', 'resolve the open intervention'],
+  ['f', 'fork: a new saga from a step, keeping the outputs before it (shows the plan)'],
+  ['m', 'move the saga to another definition version (shows the plan)'],
   ['R / C', 'failure groups: retry / compensate the whole group'],
   ['p / u', 'participants: pause / resume the selected one'],
   ['?', 'this help'],

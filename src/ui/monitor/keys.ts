@@ -1,5 +1,5 @@
 import type { Key } from 'ink'
-import { openDialog, type DialogState, type SagaActionKind } from '../components/dialog/dialog-state.js'
+import { isRepair, openDialog, repairInputs, type DialogState, type RepairInputs, type RepairKind, type SagaActionKind } from '../components/dialog/dialog-state.js'
 import { editText } from '../components/text-input/edit.js'
 import { shortId } from '../format.js'
 import { VIEWS } from '../views.js'
@@ -10,6 +10,7 @@ export type Effect =
   | { type: 'quit' }
   | { type: 'load-plan'; sagaId: string }
   | { type: 'load-intervention'; sagaId: string }
+  | { type: 'load-repair-plan'; sagaId: string; kind: RepairKind; inputs: RepairInputs }
   | { type: 'submit'; dialog: DialogState }
 
 export type Intent = { type: 'dispatch'; action: MonitorAction } | { type: 'effect'; effect: Effect }
@@ -18,7 +19,7 @@ const act = (action: MonitorAction): Intent => ({ type: 'dispatch', action })
 const effect = (e: Effect): Intent => ({ type: 'effect', effect: e })
 const info = (text: string): Intent => act({ type: 'status', status: { kind: 'info', text } })
 
-const SAGA_ACTIONS: Record<string, SagaActionKind> = { r: 'retry', c: 'compensate', k: 'skip', a: 'abort', v: 'resolve' }
+const SAGA_ACTIONS: Record<string, SagaActionKind> = { r: 'retry', c: 'compensate', k: 'skip', a: 'abort', v: 'resolve', f: 'fork', m: 'migrate' }
 
 /** What a key means on the console's screens (the dialog has its own keys). Pure, so it is tested without a terminal. */
 export function monitorKey(s: MonitorState, input: string, key: Partial<Key>): Intent[] {
@@ -84,7 +85,9 @@ function sagaAction(s: MonitorState, kind: SagaActionKind): Intent[] {
   if (!target) {
     return [info(s.view === 'groups' ? 'in failure groups, R retries and C compensates the whole group' : 'select a saga first')]
   }
-  const intents: Intent[] = [act({ type: 'dialog-open', dialog: openDialog(kind, target) })]
+  const dialog = openDialog(kind, target)
+  const intents: Intent[] = [act({ type: 'dialog-open', dialog })]
+  if (isRepair(kind)) intents.push(effect({ type: 'load-repair-plan', sagaId: target.sagaId, kind, inputs: repairInputs(dialog) }))
   if (kind === 'compensate') intents.push(effect({ type: 'load-plan', sagaId: target.sagaId }))
   if (kind === 'resolve' && !target.interventionId) intents.push(effect({ type: 'load-intervention', sagaId: target.sagaId }))
   return intents

@@ -1,7 +1,7 @@
 import type { ActionContext, OperatorActions } from '../../engine/actions.js'
 import type { Saga } from '../../engine/types.js'
 import { conflictKind } from '../../errors.js'
-import type { DialogState } from '../components/dialog/dialog-state.js'
+import { repairInputs, versionOf, type DialogState } from '../components/dialog/dialog-state.js'
 import { shortId } from '../format.js'
 import type { StatusMessage } from './state.js'
 
@@ -20,6 +20,7 @@ const PAST: Record<string, string> = {
   skip: 'skipped a step of',
   abort: 'aborted',
   resolve: 'resolved the intervention of',
+  migrate: 'moved',
 }
 
 /** Runs the confirmed single-saga action through the same engine calls as the CLI. */
@@ -43,6 +44,16 @@ export async function runSagaAction(actions: OperatorActions, operator: string, 
       case 'abort':
         saga = await actions.abort(t.sagaId, { ...ctx, reason })
         break
+      case 'fork': {
+        const { step, version } = repairInputs(d)
+        const v = versionOf(version)
+        const fork = await actions.fork(t.sagaId, { ...ctx, reason, ...(step ? { fromStep: step } : {}), ...(v === undefined ? {} : { version: v }) })
+        onDone?.(fork)
+        return { kind: 'ok', text: `forked saga ${shortId(t.sagaId)} as ${shortId(fork.id)} (${fork.definition}@${fork.version}): now ${fork.status}` }
+      }
+      case 'migrate':
+        saga = await actions.migrate(t.sagaId, { ...ctx, reason, toVersion: versionOf(repairInputs(d).version) ?? 'latest' })
+        break
       case 'resolve': {
         const iv = d.intervention?.state === 'loaded' ? d.intervention.value : null
         if (!iv) return { kind: 'error', text: 'this saga has no open intervention' }
@@ -53,7 +64,7 @@ export async function runSagaAction(actions: OperatorActions, operator: string, 
         return { kind: 'error', text: `${d.kind} acts on a group` }
     }
     onDone?.(saga)
-    const how = d.kind === 'resolve' ? ` with ${d.action}` : ''
+    const how = d.kind === 'resolve' ? ` with ${d.action}` : d.kind === 'migrate' ? ` to version ${saga.version}` : ''
     return { kind: 'ok', text: `${PAST[d.kind]} saga ${shortId(saga.id)}${how}: now ${saga.status}` }
   } catch (err) {
     return { kind: 'error', text: describeError(err) }

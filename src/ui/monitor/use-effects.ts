@@ -1,6 +1,6 @@
 import { useCallback, useRef, type Dispatch } from 'react'
 import type { OperatorActions } from '../../engine/actions.js'
-import type { DialogState } from '../components/dialog/dialog-state.js'
+import { versionOf, type DialogState, type Loadable, type RepairPlan } from '../components/dialog/dialog-state.js'
 import type { MonitorData } from '../data.js'
 import { shortId } from '../format.js'
 import type { MonitorFeed } from '../live/feed.js'
@@ -23,6 +23,8 @@ const GERUND: Record<DialogState['kind'], string> = {
   skip: 'skipping a step of',
   abort: 'aborting',
   resolve: 'resolving the intervention of',
+  fork: 'forking',
+  migrate: 'moving',
   'group-retry': 'retrying',
   'group-compensate': 'compensating',
   pause: 'pausing',
@@ -45,6 +47,21 @@ export function useEffects(deps: EffectDeps): (effect: Effect) => void {
           (err: unknown) => dispatch({ type: 'dialog', sagaId: effect.sagaId, action: { type: 'plan', plan: { state: 'error', message: describeError(err) } } }),
         )
         return
+      case 'load-repair-plan': {
+        const { sagaId, kind, inputs } = effect
+        const answer = (plan: Loadable<RepairPlan>) => dispatch({ type: 'dialog', sagaId, action: { type: 'repair', plan, for: inputs } })
+        answer({ state: 'loading' })
+        const ask = async (): Promise<RepairPlan> => {
+          const version = versionOf(inputs.version)
+          if (kind === 'migrate') return { kind, plan: await actions.migratePlan(sagaId, version ?? 'latest') }
+          return { kind, plan: await actions.forkPlan(sagaId, { ...(inputs.step ? { fromStep: inputs.step } : {}), ...(version === undefined ? {} : { version }) }) }
+        }
+        ask().then(
+          (value) => answer({ state: 'loaded', value }),
+          (err: unknown) => answer({ state: 'error', message: describeError(err) }),
+        )
+        return
+      }
       case 'load-intervention':
         data.detail(effect.sagaId).then(
           (d) => {

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useReducer, useRef, useState, type Dispatch } f
 import type { OperatorActions } from '../../engine/actions.js'
 import { ConfirmDialog } from '../components/dialog/ConfirmDialog.js'
 import type { DialogIntent } from '../components/dialog/dialog-keys.js'
-import type { DialogState } from '../components/dialog/dialog-state.js'
+import { isRepair, repairInputs, type DialogState } from '../components/dialog/dialog-state.js'
 import { DetailPane } from '../components/DetailPane.js'
 import { FilterBar } from '../components/FilterBar.js'
 import { Header } from '../components/Header.js'
@@ -97,7 +97,9 @@ export function Monitor({ data, listen, actions, operator, refreshMs = 2000, stu
       if (intent.type === 'update') dispatch({ type: 'dialog', action: intent.action })
       else if (intent.type === 'cancel') dispatch({ type: 'dialog-close' })
       else if (intent.type === 'quit') quit()
-      else perform({ type: 'submit', dialog })
+      else if (intent.type === 'repair-plan') {
+        if (dialog.target && isRepair(dialog.kind)) perform({ type: 'load-repair-plan', sagaId: dialog.target.sagaId, kind: dialog.kind, inputs: repairInputs(dialog) })
+      } else perform({ type: 'submit', dialog })
     },
     [perform, quit],
   )

@@ -2,7 +2,7 @@ import { Box, Text } from 'ink'
 import type { CompensationPlan } from '../../../engine/actions.js'
 import { shortId, truncate } from '../../format.js'
 import { TextInput } from '../text-input/TextInput.js'
-import { DIALOG_TITLES, focusedField, RESOLVE_ACTIONS, type DialogState } from './dialog-state.js'
+import { DIALOG_TITLES, focusedField, isRepair, repairStale, RESOLVE_ACTIONS, type DialogState, type RepairPlan } from './dialog-state.js'
 
 function PlanLines({ plan, max, width }: { plan: CompensationPlan; max: number; width: number }) {
   const ordered = [...plan.steps].sort((a, b) => (a.order ?? Number.MAX_SAFE_INTEGER) - (b.order ?? Number.MAX_SAFE_INTEGER) || a.index - b.index)
@@ -19,6 +19,36 @@ function PlanLines({ plan, max, width }: { plan: CompensationPlan; max: number; 
       {ordered.length > lines.length ? <Text dimColor>{`  … ${ordered.length - lines.length} more`}</Text> : null}
     </>
   )
+}
+
+function RepairLines({ repair, max, width }: { repair: RepairPlan; max: number; width: number }) {
+  const lines =
+    repair.kind === 'fork'
+      ? repair.plan.steps.map((s) => `  ${s.action === 'keep' ? 'keep' : 'call'}  ${s.step}${s.action === 'keep' ? ': its output, not called' : ''}`)
+      : repair.plan.steps.map((s) => `  ${s.step}: ${s.from === null ? '-' : s.from + 1} -> ${s.to === null ? 'dropped' : s.to + 1}${s.ran ? ', ran' : ''}${s.from !== null && s.to !== null && s.changed ? ', changed' : ''}`)
+  const p = repair.plan
+  const title =
+    repair.kind === 'fork'
+      ? `Plan: a new saga on ${repair.plan.definition}@${repair.plan.version}, from ${repair.plan.fromStep}; keeps ${repair.plan.steps.filter((s) => s.action === 'keep').length}`
+      : `Plan: @${repair.plan.fromVersion} -> @${repair.plan.toVersion}${repair.plan.currentStep ? `, continuing at ${repair.plan.currentStep}` : ''}`
+  return (
+    <>
+      <Text bold wrap="truncate" dimColor={!p.allowed}>
+        {truncate(title, width)}
+      </Text>
+      {lines.slice(0, max).map((l, i) => (
+        <Text key={`${i}`} wrap="truncate" dimColor={!p.allowed}>
+          {truncate(l, width)}
+        </Text>
+      ))}
+      {lines.length > max ? <Text dimColor>{`  … ${lines.length - max} more`}</Text> : null}
+    </>
+  )
+}
+
+function footer(d: DialogState): string {
+  if (isRepair(d.kind)) return `${repairStale(d) ? 'Enter show the plan for these values' : 'Enter confirm'} · Esc cancel · Tab next field`
+  return d.refusal ? 'Esc close' : `Enter confirm · Esc cancel${d.fields.length > 1 ? ' · Tab next field' : ''}`
 }
 
 /** The confirmation of an operator action: what it acts on, its inputs, Enter/Esc. Renders only. */
@@ -62,6 +92,8 @@ export function ConfirmDialog({ dialog: d, width, height }: { dialog: DialogStat
       {d.plan?.state === 'loading' ? <Text dimColor>loading the compensation plan…</Text> : null}
       {d.plan?.state === 'error' ? <Text color="red" wrap="truncate">{`plan: ${d.plan.message}`}</Text> : null}
       {d.plan?.state === 'loaded' ? <PlanLines plan={d.plan.value} max={Math.max(1, height - 9)} width={inner} /> : null}
+      {d.repair?.state === 'loading' ? <Text dimColor>loading the plan…</Text> : null}
+      {d.repair?.state === 'loaded' ? <RepairLines repair={d.repair.value} max={Math.max(1, height - 11)} width={inner} /> : null}
       {d.intervention?.state === 'loading' ? <Text dimColor>looking up the open intervention…</Text> : null}
       {d.intervention?.state === 'loaded' && d.intervention.value?.reason ? (
         <Text wrap="truncate">{`intervention: ${d.intervention.value.reason}`}</Text>
@@ -77,8 +109,14 @@ export function ConfirmDialog({ dialog: d, width, height }: { dialog: DialogStat
       ) : null}
       {d.fields.includes('step') ? (
         <Text wrap="truncate">
-          {label('step', 'step')}
-          <TextInput value={d.step} focus={focus === 'step'} width={inner - 9} />
+          {label(d.kind === 'fork' ? 'from' : 'step', 'step')}
+          <TextInput value={d.step} focus={focus === 'step'} width={inner - 9} placeholder={d.kind === 'fork' ? '(the first step)' : ''} />
+        </Text>
+      ) : null}
+      {d.fields.includes('version') ? (
+        <Text wrap="truncate">
+          {label('version', 'version')}
+          <TextInput value={d.version} focus={focus === 'version'} width={inner - 9} placeholder={d.kind === 'fork' ? "(the saga's; or a number, latest)" : ''} />
         </Text>
       ) : null}
       <Text wrap="truncate">
@@ -87,7 +125,7 @@ export function ConfirmDialog({ dialog: d, width, height }: { dialog: DialogStat
       </Text>
       {d.error ? <Text color="red" wrap="truncate">{d.error}</Text> : null}
       <Text dimColor wrap="truncate">
-        {d.refusal ? 'Esc close' : `Enter confirm · Esc cancel${d.fields.length > 1 ? ' · Tab next field' : ''}`}
+        {footer(d)}
       </Text>
     </Box>
   )

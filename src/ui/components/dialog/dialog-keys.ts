@@ -1,8 +1,9 @@
 import type { Key } from 'ink'
 import { editText } from '../text-input/edit.js'
-import { focusedField, validateDialog, type DialogAction, type DialogState } from './dialog-state.js'
+import { focusedField, isRepair, repairStale, validateDialog, type DialogAction, type DialogState } from './dialog-state.js'
 
-export type DialogIntent = { type: 'update'; action: DialogAction } | { type: 'submit' } | { type: 'cancel' } | { type: 'quit' }
+/** `repair-plan`: the step or version typed differs from the plan on screen; ask for the plan first. */
+export type DialogIntent = { type: 'update'; action: DialogAction } | { type: 'submit' } | { type: 'repair-plan' } | { type: 'cancel' } | { type: 'quit' }
 
 const SHORTCUTS = { r: 'retry', s: 'skip', c: 'compensate', a: 'abort' } as const
 
@@ -12,7 +13,8 @@ export function dialogKey(d: DialogState, input: string, key: Partial<Key>): Dia
   if (key.escape) return { type: 'cancel' }
   if (key.return) {
     const invalid = validateDialog(d)
-    return invalid ? { type: 'update', action: { type: 'invalid', ...invalid } } : { type: 'submit' }
+    if (invalid) return { type: 'update', action: { type: 'invalid', ...invalid } }
+    return isRepair(d.kind) && repairStale(d) ? { type: 'repair-plan' } : { type: 'submit' }
   }
   if (key.tab || key.downArrow || key.upArrow) {
     return { type: 'update', action: { type: 'focus', delta: key.upArrow || (key.tab && key.shift) ? -1 : 1 } }
