@@ -2,23 +2,10 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
 import * as out from '../cli/output.js'
 import { durationFlag, periodFlag } from '../cli/flags.js'
+import { healthThresholds } from '../cli/health-thresholds.js'
 import { color, table } from '../cli/render.js'
-import type { Config } from '../config.js'
 import { checkHealth, DEFAULT_THRESHOLDS, type HealthThresholds } from '../db/queries/health.js'
-import { parseDuration } from '../engine/duration.js'
-import { ExitCode, UsageError } from '../errors.js'
-
-type HealthConfig = NonNullable<Config['health']>
-
-function configDuration(cfg: HealthConfig, key: 'stuckAfter' | 'longRunningAfter' | 'maxCompensationDuration' | 'maxReplicaLag'): number | undefined {
-  const v = cfg[key]
-  if (v === undefined) return undefined
-  try {
-    return parseDuration(v)
-  } catch (err) {
-    throw new UsageError(`sagactl.yaml: health.${key}: ${(err as Error).message}`)
-  }
-}
+import { ExitCode } from '../errors.js'
 
 export default class Health extends BaseCommand<typeof Health> {
   static override summary = 'Check the saga system: active, long-running and stuck sagas, interventions, workers, alert rules.'
@@ -56,17 +43,16 @@ export default class Health extends BaseCommand<typeof Health> {
   }
 
   private thresholds(): HealthThresholds {
-    const cfg = this.settings.health ?? {}
     const f = this.flags
-    return {
-      stuckAfterMs: f['stuck-after'] ?? configDuration(cfg, 'stuckAfter') ?? DEFAULT_THRESHOLDS.stuckAfterMs,
-      longRunningAfterMs: f['long-running-after'] ?? configDuration(cfg, 'longRunningAfter') ?? DEFAULT_THRESHOLDS.longRunningAfterMs,
-      minCompensationSuccess: f['min-compensation-success'] ?? cfg.minCompensationSuccess ?? DEFAULT_THRESHOLDS.minCompensationSuccess,
-      maxOpenInterventions: f['max-open-interventions'] ?? cfg.maxOpenInterventions ?? DEFAULT_THRESHOLDS.maxOpenInterventions,
-      maxCompensationDurationMs: f['max-compensation-duration'] ?? configDuration(cfg, 'maxCompensationDuration') ?? DEFAULT_THRESHOLDS.maxCompensationDurationMs,
+    return healthThresholds(this.settings, {
+      stuckAfterMs: f['stuck-after'],
+      longRunningAfterMs: f['long-running-after'],
+      minCompensationSuccess: f['min-compensation-success'],
+      maxOpenInterventions: f['max-open-interventions'],
+      maxCompensationDurationMs: f['max-compensation-duration'],
       workerLivenessMs: f['worker-liveness'],
-      maxReplicaLagMs: f['max-replica-lag'] ?? configDuration(cfg, 'maxReplicaLag') ?? DEFAULT_THRESHOLDS.maxReplicaLagMs,
-    }
+      maxReplicaLagMs: f['max-replica-lag'],
+    })
   }
 
   async run() {

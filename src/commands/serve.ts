@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
 import { durationFlag } from '../cli/flags.js'
-import { DEFAULT_THRESHOLDS } from '../db/queries/health.js'
+import { healthThresholds } from '../cli/health-thresholds.js'
 import { serveApi } from '../http/server.js'
 
 export default class Serve extends BaseCommand<typeof Serve> {
@@ -32,7 +32,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
       maxBodyBytes: this.flags['max-body'] * 1024,
       drainMs: this.flags.drain,
       version: this.config.version,
-      health: DEFAULT_THRESHOLDS,
+      health: healthThresholds(this.settings),
       log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
     })
     process.stderr.write(`sagactl API on ${api.url} (database ${db.displayUrl})\n`)

@@ -28,8 +28,8 @@ function untilExit(child: ChildProcess): Promise<number | null> {
 }
 
 /** Starts `sagactl serve` and resolves to its address once it listens. */
-async function serve(args: string[]): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = spawnCli(['serve', '--port', '0', ...args])
+async function serve(args: string[], cwd?: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  const child = spawnCli(['serve', '--port', '0', ...args], { cwd })
   let log = ''
   child.stderr!.on('data', (d) => (log += d))
   const url = await waitFor(async () => /API on (http:\/\/\S+)/.exec(log)?.[1], 30_000, 50)
@@ -65,7 +65,9 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     db = new pg.Client({ connectionString: s.url, options: `-c search_path=${s.schema}` })
     await db.connect()
     worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, ...db$()])
-    api = await serve([...db$(), '--max-body', '4'])
+    // The API's health rules take their thresholds from sagactl.yaml, as `sagactl health` does.
+    writeFileSync(join(dir, 'sagactl.yaml'), 'health:\n  maxOpenInterventions: 7\n  maxCompensationDuration: 90s\n')
+    api = await serve([...db$(), '--max-body', '4'], dir)
   }, 180_000)
   afterAll(async () => {
     for (const child of [worker, api?.child]) {
@@ -232,6 +234,8 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     const health = await curl([url('/v1/health')], { token: tokens.read })
     expect([200, 503]).toContain(health.status)
     expect(health.json()).toMatchObject({ healthy: health.status === 200, rules: expect.any(Array) })
+    const threshold = (name: string) => (health.json() as { rules: Array<{ name: string; threshold: number }> }).rules.find((r) => r.name === name)?.threshold
+    expect([threshold('open-interventions'), threshold('compensation-duration')]).toEqual([7, 90_000])
     const doc = (await curl([url('/v1/openapi.json')], { token: tokens.read })).json()
     const result = await validate(structuredClone(doc))
     expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true)
