@@ -2,11 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { auditSagaId, listAuditEntries } from '../../src/db/queries/audit.js'
 import { countSagasBy } from '../../src/db/queries/sagas.js'
 import { listWorkers } from '../../src/db/queries/workers.js'
+import { channelFor } from '../../src/db/types.js'
 import { deleteSaga } from '../../src/engine/delete.js'
 import { Engine } from '../../src/engine/engine.js'
+import { waitForSaga } from '../../src/engine/wait.js'
 import { ChangedError, ConflictError, NotFoundError } from '../../src/errors.js'
 import { drivers, useTestDatabase } from '../helpers/db.js'
-import { applyYaml, scriptedDefinition } from '../helpers/engine.js'
+import { applyYaml, FIXTURE_STEPS, scriptedDefinition } from '../helpers/engine.js'
 import { insertAudit, insertSaga } from '../helpers/fixtures.js'
 
 const sqlState = (err: unknown) => (err as { code?: string }).code
@@ -206,4 +208,40 @@ describe.each(drivers)('worker list on %s', (kind) => {
     expect(wider.map((w) => w.id)).toEqual(['live-1', 'silent-1', 'silent-long-ago', 'stopped-1', 'stopped-long-ago'])
     expect(wider[0]).toMatchObject({ inFlight: 2, sagas: [expect.objectContaining({ currentStep: 'charge' })] })
   })
+})
+
+describe.each(drivers)('saga wait on %s', (kind) => {
+  const t = useTestDatabase(kind)
+  let engine: Engine
+
+  beforeAll(async () => {
+    engine = new Engine(t.db)
+    await applyYaml(t.db, scriptedDefinition('wait-shop', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }]))
+  })
+
+  it('is woken by the notification of the settling transition, not only by its poll', async () => {
+    const { saga } = await engine.start('wait-shop', {})
+    // The poll would take a minute: only a notification can end this wait in time.
+    const waiting = waitForSaga(t.db, t.db, saga.id, { pollMs: 60_000, timeoutMs: 50_000 })
+    await new Promise((r) => setTimeout(r, 200))
+    await t.db.transaction(async (tx) => {
+      await tx.query(`UPDATE sagas SET status = 'completed', finished_at = now(), revision = revision + 1 WHERE id = $1`, [saga.id])
+      await tx.query(`SELECT pg_notify($1, $2)`, [channelFor(t.db.schema), JSON.stringify({ count: 1, changes: [{ id: saga.id, status: 'completed' }] })])
+    })
+    expect(await waiting).toMatchObject({ timedOut: false, saga: { id: saga.id, status: 'completed' } })
+  }, 60_000)
+
+  it('returns at once for a settled saga, times out on one that is not, and names a saga that does not exist', async () => {
+    const suspended = (await insertSaga(t.db, { definition: 'wait-shop', status: 'suspended' })).saga
+    expect(await waitForSaga(t.db, t.db, suspended.id, { timeoutMs: 0 })).toMatchObject({ timedOut: false, saga: { status: 'suspended' } })
+    const { saga } = await engine.start('wait-shop', {})
+    expect(await waitForSaga(t.db, t.db, saga.id, { timeoutMs: 100, pollMs: 20 })).toMatchObject({ timedOut: true, saga: { status: 'pending' } })
+    await expect(waitForSaga(t.db, t.db, '00000000-0000-7000-8000-000000000000')).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  it('waits for a saga another process runs, until it suspends', async () => {
+    const { saga } = await engine.start('wait-shop', { script: { charge: { action: ['business'] } } })
+    const [waited] = await Promise.all([waitForSaga(t.db, t.db, saga.id, { timeoutMs: 30_000 }), engine.run(saga.id, { defsDir: FIXTURE_STEPS })])
+    expect(waited).toMatchObject({ timedOut: false, saga: { status: 'suspended', currentStep: 'charge' } })
+  }, 60_000)
 })
