@@ -50,7 +50,8 @@ function leaves(value: unknown, prefix = '', out = new Map<string, unknown>()): 
 export function fieldChanges(a: unknown, b: unknown): FieldChange[] {
   const before = leaves(a)
   const after = leaves(b)
-  const fields = [...new Set([...before.keys(), ...after.keys()])]
+  // By name: stored specs are jsonb, whose key order is its own.
+  const fields = [...new Set([...before.keys(), ...after.keys()])].sort()
   const changes: FieldChange[] = []
   for (const field of fields) {
     const from = before.get(field)

@@ -54,8 +54,8 @@ describe('def diff', () => {
     ])
     expect(diff.steps[0]!.fields).toEqual([
       { field: 'action.http.url', from: 'http://payments/charge', to: 'http://payments.internal/charge' },
-      { field: 'timeout', from: a.steps[1]!.timeout, to: 20_000 },
       { field: 'retry.maxAttempts', from: 3, to: 5 },
+      { field: 'timeout', from: a.steps[1]!.timeout, to: 20_000 },
     ])
     expect(diff.steps[1]!.fields).toEqual([])
     expect(diff.steps[2]!.fields).toEqual([{ field: 'onFailure', from: 'compensate', to: 'suspend' }])
