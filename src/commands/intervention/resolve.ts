@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { textFlag } from '../../cli/flags.js'
-import { actionLine, actionTarget, bulkAction, bulkSelectionFlags, operatorFlags } from '../../cli/bulk.js'
+import { actionLine, actionTarget, bulkAction, bulkFlagOptions, bulkSelectionFlags, operatorFlags } from '../../cli/bulk.js'
 import { shortId } from '../../cli/format.js'
 import { getIntervention, openInterventionForSaga, resolveInterventionId } from '../../db/queries/interventions.js'
 import { getSaga } from '../../db/queries/sagas.js'
@@ -51,10 +51,7 @@ export default class InterventionResolve extends BaseCommand<typeof Intervention
         verb: `Resolve with ${action} the open interventions of`,
         done: `resolved with ${action}:`,
         eligibility: (s, now) => (s.status === 'suspended' ? refusalFor(action, s, now) : `is ${s.status}: it has no open intervention`),
-        yes: f.yes ?? false,
-        dryRun: f['dry-run'] ?? false,
-        rps: f.rps,
-        limit: f.limit,
+        ...bulkFlagOptions(f),
         json: this.jsonEnabled(),
         log: (line) => this.log(line),
         act: async (sagaId, expectedRevision) => {

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { textFlag } from '../../cli/flags.js'
-import { actionLine, actionTarget, bulkAction, bulkSelectionFlags, findSaga, operatorFlags } from '../../cli/bulk.js'
+import { actionLine, actionTarget, bulkAction, bulkFlagOptions, bulkSelectionFlags, findSaga, operatorFlags } from '../../cli/bulk.js'
 import { readJsonInput } from '../../cli/input.js'
 import { Engine } from '../../engine/engine.js'
 import { skipRefusal } from '../../engine/eligibility.js'
@@ -48,10 +48,7 @@ export default class SagaSkip extends BaseCommand<typeof SagaSkip> {
         verb: `Skip ${f.step} of`,
         done: `skipped ${f.step} of`,
         eligibility: (s, now) => skipRefusal(s, now) ?? (s.currentStep === f.step ? null : `is stopped at step ${s.currentStep ?? '(none)'}, not ${f.step}`),
-        yes: f.yes ?? false,
-        dryRun: f['dry-run'] ?? false,
-        rps: f.rps,
-        limit: f.limit,
+        ...bulkFlagOptions(f),
         json: this.jsonEnabled(),
         log: (line) => this.log(line),
         act: (id, expectedRevision) => engine.skip(id, { ...ctx, expectedRevision }),
