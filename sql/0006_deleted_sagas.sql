@@ -1,7 +1,8 @@
 -- Deleting a finished saga (`sagactl saga delete`). Its start key stays reserved, so a
 -- service that starts again with the key it used before gets an error, never a second
 -- saga of the same business operation. The audit row of the delete is kept in audit_log
--- (no foreign key to sagas), like every other operator action.
+-- (no foreign key to sagas), like every other operator action. Also an index for
+-- `audit list --since`.
 CREATE TABLE {{schema}}.deleted_keys (
   idempotency_key text        NOT NULL PRIMARY KEY,
   saga_id         uuid        NOT NULL,
@@ -116,3 +117,6 @@ BEGIN
   RETURN saga_id;
 END
 $$;
+
+-- `audit list --since`: a period of the audit log without walking every older row.
+CREATE INDEX audit_log_at ON {{schema}}.audit_log (at);
