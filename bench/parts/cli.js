@@ -81,11 +81,11 @@ async function timed(n, fn) {
   return { median: median(ms), p90: percentile(ms, 90), min: Math.min(...ms), runs: ms.map((x) => Math.round(x)) }
 }
 
-/** [figure name, flag, value, sagas expected on the first page] */
+/** [figure name, flag, value, sagas that match, sagas on the first page] */
 const SEARCHES = [
-  ['where', '--where', 'input.customer.id=42', ROWS / CUSTOMERS],
-  ['tag', '--tag', 'store=s-42', 50],
-  ['tagBroad', '--tag', 'region=eu', 50],
+  ['where', '--where', 'input.customer.id=42', (ROWS / CUSTOMERS).toLocaleString('en'), ROWS / CUSTOMERS],
+  ['tag', '--tag', 'store=s-42', (ROWS / STORES).toLocaleString('en'), 50],
+  ['tagBroad', '--tag', 'region=eu', 'a third', 50],
 ]
 
 /** Which index each search's page query uses, by EXPLAIN: `GIN sagas_input`, or the plan's first index otherwise. */
@@ -133,7 +133,7 @@ export default {
     })
     // Finding sagas by what the business knows: a customer id in the input, a tag.
     const search = {}
-    for (const [name, flag, value, expect] of SEARCHES) {
+    for (const [name, flag, value, , expect] of SEARCHES) {
       const argv = ['saga', 'list', '--json', flag, value, '--database-url', url, '--schema', SCHEMA]
       search[name] = await timed(n, async () => {
         const r = await runCli(argv)
@@ -146,6 +146,8 @@ export default {
     const p = await product()
     const { listSagas } = await import('../../dist/db/queries/sagas.js')
     const plans = await searchPlans(url)
+    const { filterFromFlags } = await import('../../dist/cli/flags.js')
+    const searchQuery = {}
     const db = await p.openDatabase({ url, schema: SCHEMA, max: 1 })
     let query
     try {
@@ -154,6 +156,14 @@ export default {
         await listSagas(db, { status: ['completed'] }, { limit: 50 })
         return performance.now() - t
       })
+      for (const [name, flag, value] of SEARCHES) {
+        const filter = filterFromFlags({ [flag.slice(2)]: [value] })
+        searchQuery[name] = await timed(n, async () => {
+          const t = performance.now()
+          await listSagas(db, filter, { limit: 50 })
+          return performance.now() - t
+        })
+      }
     } finally {
       await db.close()
     }
@@ -165,7 +175,7 @@ export default {
     return {
       title: this.title,
       params: { repeats: n, rows: ROWS, filledThisRun: filled, bin: BIN.replace(/^.*\/(bin\/)/, '$1'), plans },
-      figures: { node, version, list, query, search, embedded },
+      figures: { node, version, list, query, search, searchQuery, embedded },
       targets: [
         { metric: '`sagactl --version` / `node -e 0`', value: `${fmt(ratio, 2)}x`, target: `<= ${VERSION_RATIO_TARGET}x`, met: ratio <= VERSION_RATIO_TARGET },
         { metric: '`saga list --json --limit 50 --status completed`, 1M sagas, wall', value: `${fmt(list.median, 0)} ms`, target: `< ${LIST_TARGET_MS} ms`, met: list.median < LIST_TARGET_MS },
@@ -185,7 +195,10 @@ export default {
             ['sagactl --version', fmt(version.median, 0), fmt(version.p90, 0), fmt(version.min, 0)],
             ['sagactl saga list --json --limit 50 --status completed (1M sagas)', fmt(list.median, 0), fmt(list.p90, 0), fmt(list.min, 0)],
             ['  of which the query (listSagas in-process, warm pool)', fmt(query.median, 1), fmt(query.p90, 1), fmt(query.min, 1)],
-            ...SEARCHES.map(([name, flag, value, expect]) => [`sagactl saga list --json ${flag} ${value} (${expect} of 1M match; ${plans[name]})`, fmt(search[name].median, 0), fmt(search[name].p90, 0), fmt(search[name].min, 0)]),
+            ...SEARCHES.flatMap(([name, flag, value, matches]) => [
+              [`sagactl saga list --json ${flag} ${value} (${matches} of 1M match; ${plans[name]})`, fmt(search[name].median, 0), fmt(search[name].p90, 0), fmt(search[name].min, 0)],
+              ['  of which the query (listSagas in-process, warm pool)', fmt(searchQuery[name].median, 1), fmt(searchQuery[name].p90, 1), fmt(searchQuery[name].min, 1)],
+            ]),
           ],
         },
         embeddedTable(embedded),
