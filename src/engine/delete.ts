@@ -1,5 +1,5 @@
 import { recordAudit } from '../db/audit.js'
-import type { Database } from '../db/types.js'
+import { channelFor, type Database } from '../db/types.js'
 import { ChangedError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext } from './actions.js'
 import { deleteRefusal, refuse } from './eligibility.js'
@@ -49,6 +49,9 @@ export async function deleteSaga(db: Database, sagaId: string, ctx: ActionContex
        DELETE FROM {{schema}}.sagas WHERE id = $1`,
       [sagaId],
     )
+    // Consoles and followers re-read what they show (delivered on commit). A notice
+    // without `changes` means "re-read": a deleted saga has no status to name.
+    await tx.query(`SELECT pg_notify($1, $2)`, [channelFor(db.schema), JSON.stringify({ count: 1 })])
     await recordAudit(tx, {
       operator: ctx.operator,
       action: 'saga.delete',

@@ -8,7 +8,7 @@ import { Engine } from '../../src/engine/engine.js'
 import { waitForSaga } from '../../src/engine/wait.js'
 import { ChangedError, ConflictError, NotFoundError } from '../../src/errors.js'
 import { drivers, useTestDatabase } from '../helpers/db.js'
-import { applyYaml, FIXTURE_STEPS, scriptedDefinition } from '../helpers/engine.js'
+import { applyYaml, FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
 import { insertAudit, insertSaga } from '../helpers/fixtures.js'
 
 const sqlState = (err: unknown) => (err as { code?: string }).code
@@ -96,7 +96,12 @@ describe.each(drivers)('saga delete on %s', (kind) => {
       intervention: { status: 'resolved' },
       audit: [{ action: 'saga.retry', operator: 'bo' }],
     })
+    const notices: string[] = []
+    const unlisten = await t.db.listen((payload) => notices.push(payload))
     const deleted = await deleteSaga(t.db, saga.id, { ...ctx, expectedRevision: saga.revision })
+    // Consoles re-read what they show: the notice names no saga, which means "re-read".
+    await waitFor(async () => notices.includes('{"count":1}'))
+    await unlisten()
     expect(deleted).toMatchObject({ id: saga.id, definition: 'shop', version: 1, status: 'completed', key: 'order-1042', deletedBy: 'ana' })
     for (const table of ['sagas', 'steps', 'events', 'interventions']) expect(await count(table, saga.id)).toBe(0)
     const audit = await listAuditEntries(t.db, { sagaId: saga.id, limit: 10 })
