@@ -6,7 +6,7 @@ import { channelFor } from '../../src/db/types.js'
 import { deleteSaga } from '../../src/engine/delete.js'
 import { Engine } from '../../src/engine/engine.js'
 import { waitForSaga } from '../../src/engine/wait.js'
-import { ChangedError, ConflictError, NotFoundError } from '../../src/errors.js'
+import { ChangedError, ConflictError, NotFoundError, UsageError } from '../../src/errors.js'
 import { drivers, useTestDatabase } from '../helpers/db.js'
 import { applyYaml, FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
 import { insertAudit, insertSaga } from '../helpers/fixtures.js'
@@ -83,6 +83,10 @@ describe.each(drivers)('saga delete on %s', (kind) => {
     expect([await count('sagas', saga.id), await count('steps', saga.id), await count('interventions', saga.id), await count('audit_log', saga.id)]).toEqual([1, 1, 1, 0])
     expect((await t.db.query(`SELECT * FROM deleted_keys`)).rows).toEqual([])
     await expect(deleteSaga(t.db, '00000000-0000-7000-8000-000000000000', ctx)).rejects.toBeInstanceOf(NotFoundError)
+    const finished = (await insertSaga(t.db, { definition: 'shop', status: 'completed' })).saga
+    await expect(deleteSaga(t.db, finished.id, { ...ctx, reason: ' ' })).rejects.toBeInstanceOf(UsageError)
+    await expect(deleteSaga(t.db, finished.id, { ...ctx, operator: '' })).rejects.toBeInstanceOf(UsageError)
+    expect(await count('sagas', finished.id)).toBe(1)
   })
 
   it('deletes a finished saga and its rows; the audit row stays; its key is refused by the engine and by start_saga()', async () => {
