@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../src/engine/engine.js'
 import { runCli, type CliResult } from '../helpers/cli.js'
@@ -148,5 +149,16 @@ describe.runIf(pgUrl)("the rest of an operator's day from the command line", () 
     expect(resolved.code, resolved.stderr).toBe(0)
     expect(json(resolved)).toMatchObject({ matched: 1, succeeded: 1, refused: 0, changed: 0, failed: 0 })
     expect(await engine.get(atReserve.id)).toMatchObject({ status: 'failed' })
+  })
+})
+
+describe('the help of these commands', () => {
+  it('gives at least two examples each, of the command itself', () => {
+    const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8'))
+    for (const id of ['saga:count', 'saga:wait', 'saga:delete', 'audit:list', 'worker:list', 'def:diff', 'saga:skip', 'intervention:resolve']) {
+      const examples: string[] = manifest.commands[id].examples
+      expect(examples.length, id).toBeGreaterThanOrEqual(2)
+      expect(examples.every((e) => `${e} `.startsWith(`<%= config.bin %> ${id.replace(':', ' ')} `)), id).toBe(true)
+    }
   })
 })
