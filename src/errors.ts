@@ -16,6 +16,8 @@ export const ExitCode = {
   database: 9,
   /** `compensate --batch`: the pass hit errors (the database went away, a permission was missing); cron must see it. */
   passErrors: 10,
+  /** `saga wait --timeout`: the saga was neither finished nor suspended in time. */
+  waitTimeout: 11,
 } as const
 
 export class SagactlError extends Error {

@@ -171,6 +171,11 @@ export interface BulkFlagValues {
   limit?: number
 }
 
+/** The bulk form's flags as bulkAction takes them. */
+export function bulkFlagOptions(flags: BulkFlagValues & { 'dry-run'?: boolean }): Pick<BulkCommandOptions, 'yes' | 'dryRun' | 'rps' | 'limit'> {
+  return { yes: flags.yes ?? false, dryRun: flags['dry-run'] ?? false, rps: flags.rps, limit: flags.limit }
+}
+
 export type ActionTarget = { kind: 'one'; id: string } | { kind: 'many'; filter: SagaFilter }
 
 const given = (flags: Record<string, unknown>) =>
@@ -357,10 +362,7 @@ export async function sagaAction(o: SagaActionOptions): Promise<Saga | BulkRepor
       done: o.done,
       warning: o.warning,
       eligibility: o.eligibility,
-      yes: o.flags.yes ?? false,
-      dryRun: o.flags['dry-run'] ?? false,
-      rps: o.flags.rps,
-      limit: o.flags.limit,
+      ...bulkFlagOptions(o.flags),
       json: o.json,
       log: o.log,
       act: o.act,

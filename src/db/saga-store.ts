@@ -1,3 +1,4 @@
+import { ConflictError } from '../errors.js'
 import type { Saga, StepRecord } from '../engine/types.js'
 import type { Transition } from '../engine/transition.js'
 import { SAGA_COLUMNS, STEP_COLUMNS, toSaga, toStep } from './rows.js'
@@ -119,7 +120,7 @@ export class SagaStore {
     // A concurrent start with the same key commits after this statement's snapshot was
     // taken: ON CONFLICT then skips, the fallback cannot see the row yet; the retry can.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const found = await this.insertOnce(s)
+      const found = await this.insertOnce(s).catch(deletedKeyConflict)
       if (found) return found
     }
     throw new Error(`saga with key ${s.key} could be neither inserted nor read`)
@@ -292,4 +293,11 @@ export class SagaStore {
     )
     return res.rows[0]?.due ?? null
   }
+}
+
+/** SQLSTATE SG004 (sql/0006): the start key belonged to a deleted saga; a conflict, exit 4. */
+function deletedKeyConflict(err: unknown): never {
+  const e = err as { code?: unknown; message?: string; hint?: string }
+  if (e?.code === 'SG004') throw new ConflictError(e.message ?? 'the key belonged to a deleted saga', e.hint ?? 'a start key is never used again: start with a new key')
+  throw err
 }

@@ -62,3 +62,7 @@ export function refusalFor(action: OperatorAction, s: SagaState, now: Date = new
 export function refuse(sagaId: string, refusal: Refusal): void {
   if (refusal) throw new ConflictError(`saga ${sagaId} ${refusal}`)
 }
+
+export function deleteRefusal(s: Pick<Saga, 'status'>): Refusal {
+  return TERMINAL_STATUSES.includes(s.status) ? null : `is ${s.status}: only a finished saga (completed, compensated or failed) can be deleted`
+}

@@ -8,6 +8,7 @@ import { bearerAuth, type AuthEnv } from './auth.js'
 import { HttpError, sendError, statusOf } from './errors.js'
 import type { Deps } from './routes/common.js'
 import { operateRoutes } from './routes/operate.js'
+import { operatorDayRoutes } from './routes/operator-day.js'
 import { sagaRoutes } from './routes/sagas.js'
 import { systemRoutes } from './routes/system.js'
 import { SagaWatch } from './watch.js'
@@ -56,6 +57,7 @@ export function createApi(db: Database, opts: ApiOptions = {}): { app: OpenAPIHo
     '/v1/*',
     bodyLimit({ maxSize, onError: (c) => sendError(c, new HttpError(413, 'too_large', `request body over ${maxSize} bytes`, 'keep large documents out of the saga input; pass a reference')) }),
   )
+  operatorDayRoutes(app, deps)
   sagaRoutes(app, deps)
   operateRoutes(app, deps)
   systemRoutes(app, deps)

@@ -46,9 +46,15 @@ describe.runIf(pgUrl)('what reaches the terminal', () => {
     big = await insertSaga(db, { status: 'completed', input: { blob: 'x'.repeat(10_000_000), nested: [{ a: '"quoted"' }] } })
     const dir = mkdtempSync(join(tmpdir(), 'sagactl-term-'))
     const file = join(dir, 'evil.yaml')
-    writeFileSync(file, `name: evil-def\ndescription: ${JSON.stringify(EVIL)}\nsteps:\n  - name: a\n    action: { http: { url: "http://127.0.0.1:1/x" } }\n`)
+    const evilDef = (description: string) => `name: evil-def\ndescription: ${JSON.stringify(description)}\nsteps:\n  - name: a\n    action: { http: { url: "http://127.0.0.1:1/x" } }\n`
+    // Two versions, so def diff has the text to show; the latest holds EVIL exactly.
+    writeFileSync(file, evilDef(`${EVIL} (draft)`))
     const applied = await cli('def', 'apply', file, '--operator', EVIL)
     expect(applied.code, applied.stderr).toBe(0)
+    writeFileSync(file, evilDef(EVIL))
+    expect((await cli('def', 'apply', file)).code).toBe(0)
+    await db.query(`INSERT INTO workers (id, host, pid, concurrency) VALUES ($1, $1, 1, 1)`, [EVIL])
+    await insertSaga(db, { status: 'running', leaseOwner: EVIL, currentStep: EVIL, dueAt: new Date(Date.now() + 60_000) })
   })
 
   it.each([
@@ -60,6 +66,11 @@ describe.runIf(pgUrl)('what reaches the terminal', () => {
     ['def show', () => ['def', 'show', 'evil-def']],
     ['def list', () => ['def', 'list']],
     ['intervention list', () => ['intervention', 'list']],
+    ['saga count --by error', () => ['saga', 'count', '--by', 'error']],
+    ['saga count --by step', () => ['saga', 'count', '--by', 'step']],
+    ['audit list', () => ['audit', 'list']],
+    ['worker list', () => ['worker', 'list']],
+    ['def diff', () => ['def', 'diff', 'evil-def', '1', '2']],
   ])('%s shows outside text escaped, never raw control characters', async (_name, argv) => {
     const res = await cli(...argv())
     expect(res.code, res.stderr).toBe(0)

@@ -6,7 +6,7 @@ import { SchemaNotReadyError } from '../../src/errors.js'
 import { assertSchemaReady, loadMigrations, migrate, migrationStatus, MIGRATIONS_DIR, splitStatements } from '../../src/db/migrator.js'
 import { drivers, useTestDatabase } from '../helpers/db.js'
 
-const TABLES = ['api_tokens', 'audit_log', 'definitions', 'events', 'interventions', 'participant_events', 'participant_stats', 'participants', 'sagas', 'schema_migrations', 'steps', 'workers']
+const TABLES = ['api_tokens', 'audit_log', 'definitions', 'deleted_keys', 'events', 'interventions', 'participant_events', 'participant_stats', 'participants', 'sagas', 'schema_migrations', 'steps', 'workers']
 
 describe.each(drivers)('migrator on %s', (kind) => {
   const t = useTestDatabase(kind, { migrated: false })

@@ -240,7 +240,8 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     const result = await validate(structuredClone(doc))
     expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true)
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/v1/health', '/v1/interventions', '/v1/interventions/{id}/resolve', '/v1/sagas', '/v1/sagas/{id}', '/v1/sagas/{id}/events', '/v1/sagas/{id}/fork', '/v1/sagas/{id}/migrate', '/v1/sagas/{id}/{action}',
+      '/v1/audit', '/v1/definitions/{name}/diff', '/v1/health', '/v1/interventions', '/v1/interventions/{id}/resolve', '/v1/sagas', '/v1/sagas/count', '/v1/sagas/{id}',
+      '/v1/sagas/{id}/events', '/v1/sagas/{id}/fork', '/v1/sagas/{id}/migrate', '/v1/sagas/{id}/{action}', '/v1/workers',
     ])
   })
 

@@ -6,20 +6,11 @@ import { table } from '../../cli/render.js'
 import { getEvents, getSaga } from '../../db/queries/sagas.js'
 import type { Database } from '../../db/types.js'
 import { errorLine } from '../../errors.js'
-import { TERMINAL_STATUSES, type ChangeNotice, type SagaEvent } from '../../engine/types.js'
+import { TERMINAL_STATUSES, type SagaEvent } from '../../engine/types.js'
+import { noticeMentions } from '../../engine/wait.js'
 
 const POLL_MS = 2000
 const BATCH = 500
-
-/** A notice concerns the saga when it lists it, or lists nothing (too many changes to name). */
-export function noticeMentions(payload: string, sagaId: string): boolean {
-  try {
-    const notice = JSON.parse(payload) as ChangeNotice
-    return !Array.isArray(notice.changes) || notice.changes.some((c) => c.id === sagaId)
-  } catch {
-    return true
-  }
-}
 
 export default class SagaEvents extends BaseCommand<typeof SagaEvents> {
   static override summary = "Print a saga's history; --follow streams new events."

@@ -9,16 +9,10 @@ import { formatDuration } from '../../engine/duration.js'
 import { Engine } from '../../engine/engine.js'
 import { tagsFromTexts } from '../../engine/search.js'
 import { ExitCode } from '../../errors.js'
+import { EXIT_BY_STATUS } from '../../cli/saga-exit.js'
 import { getEvents } from '../../db/queries/sagas.js'
 import type { Database } from '../../db/types.js'
-import type { Saga, SagaEvent } from '../../engine/types.js'
-
-const EXIT_BY_STATUS: Partial<Record<Saga['status'], number>> = {
-  completed: ExitCode.ok,
-  compensated: ExitCode.compensated,
-  suspended: ExitCode.suspended,
-  failed: ExitCode.failed,
-}
+import type { SagaEvent } from '../../engine/types.js'
 
 const POLL_MS = 150
 

@@ -4,6 +4,7 @@ import type { SagaSearch } from '../../engine/search.js'
 import { EVENT_COLUMNS, SAGA_COLUMNS, SAGA_LIST_COLUMNS, STEP_COLUMNS, toEvent, toSaga, toStep } from '../rows.js'
 import type { Queryable } from '../types.js'
 import { searchConditions } from './search.js'
+import { NORMALISED_REASON } from './stats.js'
 
 /** What `saga list` and the bulk operator commands select; every field narrows the set (key, tags, input: see SagaSearch). */
 export interface SagaFilter extends SagaSearch {
@@ -203,6 +204,47 @@ export async function countSagas(q: Queryable, filter: SagaFilter): Promise<numb
   const sql = `SELECT ${branches.map((b) => `(SELECT count(*) FROM {{schema}}.sagas WHERE ${b})`).join(' + ')} AS n`
   const res = await q.query<{ n: number | string }>(sql, p.values)
   return Number(res.rows[0]?.n ?? 0)
+}
+
+export const COUNT_GROUPINGS = ['status', 'definition', 'step', 'error'] as const
+export type CountGrouping = (typeof COUNT_GROUPINGS)[number]
+
+export interface CountGroup {
+  /** The status, definition, step name or normalised error; null for sagas with no step or no error. */
+  key: string | null
+  count: number
+}
+
+export interface SagaCounts {
+  by: CountGrouping
+  total: number
+  groups: CountGroup[]
+}
+
+// What each grouping counts by; `s` is the sagas table. A step is the one being run or
+// compensated, or the one a suspended or failed saga stopped at.
+const GROUP_KEY: Record<CountGrouping, string> = {
+  status: 's.status',
+  definition: 's.definition',
+  step: 's.step_name',
+  error: NORMALISED_REASON,
+}
+
+/**
+ * The sagas a filter selects, counted by `by` in SQL: one GROUP BY over the same
+ * per-status branches as listSagas, so no row leaves the database. Status groups come
+ * in lifecycle order; the others largest first.
+ */
+export async function countSagasBy(q: Queryable, filter: SagaFilter, by: CountGrouping = 'status'): Promise<SagaCounts> {
+  const p = new Params()
+  const branches = whereBranches(filter, p)
+  if (!branches) return { by, total: 0, groups: [] }
+  const inner = branches.map((b) => `SELECT ${GROUP_KEY[by]} AS k FROM {{schema}}.sagas s WHERE ${b}`).join(' UNION ALL ')
+  const res = await q.query<{ k: string | null; n: number | string }>(`SELECT k, count(*) AS n FROM (${inner}) g GROUP BY k`, p.values)
+  const groups = res.rows.map((r) => ({ key: r.k, count: Number(r.n) }))
+  const rank = (k: string | null) => (by === 'status' ? SAGA_STATUSES.indexOf(k as SagaStatus) : 0)
+  groups.sort((a, b) => rank(a.key) - rank(b.key) || b.count - a.count || String(a.key ?? '').localeCompare(String(b.key ?? '')))
+  return { by, total: groups.reduce((n, g) => n + g.count, 0), groups }
 }
 
 export async function getSaga(q: Queryable, id: string): Promise<Saga | null> {

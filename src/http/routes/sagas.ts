@@ -23,7 +23,8 @@ const MAX_WAIT_MS = 5 * 60_000
 const EVENT_BATCH = 500
 const KEEPALIVE_MS = 15_000
 
-function duration(name: string, text: string): number {
+/** A duration from the query string; a bad one is a 400 naming the parameter. */
+export function duration(name: string, text: string): number {
   try {
     return parseDuration(text)
   } catch (err) {
