@@ -110,7 +110,7 @@ export default class SagaRun extends BaseCommand<typeof SagaRun> {
     if (!quiet) {
       this.log(`${status(final.status)} ${final.id}${final.reason ? ` — ${final.reason}` : ''}`)
       if (final.status === 'suspended') this.log(`an intervention is open: ${this.sagactlCommand('intervention list')}`)
-      if (abort.signal.aborted && !EXIT_BY_STATUS[final.status]) this.log(`interrupted while ${final.status}; a worker will continue it`)
+      if (abort.signal.aborted && EXIT_BY_STATUS[final.status] === undefined) this.log(`interrupted while ${final.status}; a worker will continue it`)
     }
     return final
   }
