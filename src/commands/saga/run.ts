@@ -8,15 +8,21 @@ import { color, status } from '../../cli/render.js'
 import { formatDuration } from '../../engine/duration.js'
 import { Engine } from '../../engine/engine.js'
 import { tagsFromTexts } from '../../engine/search.js'
+import { noticeMentions } from '../../engine/wait.js'
 import { ExitCode } from '../../errors.js'
 import { EXIT_BY_STATUS } from '../../cli/saga-exit.js'
 import { getEvents } from '../../db/queries/sagas.js'
 import type { Database } from '../../db/types.js'
 import type { SagaEvent } from '../../engine/types.js'
 
-const POLL_MS = 150
+/** The backstop for notifications that never come (a pooler, a dropped connection). */
+const POLL_MS = 1000
 
-/** Prints a line per step event of the saga's journal as it is written; stop() prints the rest. */
+/**
+ * Prints a line per step event of the saga's journal as it is written, woken by the
+ * notifications the saga's transitions send (and a poll in case one is lost); stop()
+ * prints the rest.
+ */
 function followSteps(db: Database, sagaId: string, live: boolean): { stop: () => Promise<void> } {
   let last = 0
   let busy: Promise<void> = Promise.resolve()
@@ -50,9 +56,11 @@ function followSteps(db: Database, sagaId: string, live: boolean): { stop: () =>
       }
     }).catch(() => undefined)) // progress is best effort; the final status is read by engine.run
   const timer = setInterval(() => void pump(), POLL_MS)
+  const unlisten = db.listen((payload) => noticeMentions(payload, sagaId) && void pump()).catch(() => undefined)
   return {
     stop: async () => {
       clearInterval(timer)
+      await (await unlisten)?.().catch(() => {})
       await pump()
     },
   }
