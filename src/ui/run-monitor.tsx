@@ -54,8 +54,8 @@ export async function runMonitor(opts: RunMonitorOptions): Promise<void> {
   if (!stdout.isTTY || !stdin.isTTY) throw new UsageError('monitor needs a terminal; use: sagactl saga list')
 
   const reads = opts.readDb ?? opts.db
-  const replicaData = createMonitorData(reads, { displayUrl: reads.displayUrl })
-  const data = opts.readDb ? withPrimaryReads(replicaData, createMonitorData(opts.db, { displayUrl: opts.db.displayUrl }), opts.db, opts.readDb) : replicaData
+  const replicaData = createMonitorData(reads, { displayUrl: reads.displayUrl, schema: reads.schema })
+  const data = opts.readDb ? withPrimaryReads(replicaData, createMonitorData(opts.db, { displayUrl: opts.db.displayUrl, schema: opts.db.schema }), opts.db, opts.readDb) : replicaData
   const listen = (handler: (payload: string) => void) => opts.db.listen(handler)
 
   stdout.write(ENTER_ALT_SCREEN)
