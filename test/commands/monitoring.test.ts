@@ -164,6 +164,8 @@ describe.runIf(pgUrl)('monitoring commands on the real server', () => {
     beforeAll(async () => {
       t = await setup()
       await saga(t.db, 'running')
+      await saga(t.db, 'suspended')
+      await saga(t.db, 'suspended')
       await saga(t.db, 'compensated', { took: 1000, compPlan: [0] })
       await worker(t.db, 'w1')
     })
@@ -173,6 +175,9 @@ describe.runIf(pgUrl)('monitoring commands on the real server', () => {
       const ok = await runCli(['health', ...t.args])
       expect(ok.code, ok.stderr).toBe(0)
       expect(ok.stdout).toContain('healthy')
+      // What is counted is said: suspended sagas are not active ones.
+      expect(ok.stdout).toMatch(/│ active sagas \(pending, running, compensating\) +│ 1 +│/)
+      expect(ok.stdout).toMatch(/│ suspended sagas \(waiting for a person\) +│ 2 +│/)
       expect(ok.stderr).toBe('')
 
       for (let i = 0; i < 11; i++) await openIntervention(t.db)
@@ -185,8 +190,8 @@ describe.runIf(pgUrl)('monitoring commands on the real server', () => {
       const json = await runCli(['health', '--json', ...t.args])
       expect(json.code).toBe(8)
       const doc = JSON.parse(json.stdout)
-      expect(Object.keys(doc).sort()).toEqual(['active', 'healthy', 'liveWorkers', 'longRunning', 'openInterventions', 'rules', 'stuck'])
-      expect(doc).toMatchObject({ healthy: false, active: 1, openInterventions: 11, liveWorkers: 0 })
+      expect(Object.keys(doc).sort()).toEqual(['active', 'healthy', 'liveWorkers', 'longRunning', 'openInterventions', 'rules', 'stuck', 'suspended'])
+      expect(doc).toMatchObject({ healthy: false, active: 1, suspended: 2, openInterventions: 11, liveWorkers: 0 })
       expect(doc.rules.find((r: { name: string }) => r.name === 'open-interventions')).toEqual({
         name: 'open-interventions',
         ok: false,
