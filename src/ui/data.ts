@@ -102,8 +102,10 @@ export const likeEscape = (text: string): string => text.replace(/[\\%_]/g, (c) 
  * descriptions and notes reach the screen only through here (the console has no JSON form
  * that would need them raw).
  */
-export function createMonitorData(db: Queryable, opts: { displayUrl: string; schema: string }): MonitorData {
+export function createMonitorData(db: Queryable, opts: { displayUrl: string; schema: string; raw?: boolean }): MonitorData {
   const reads = rawMonitorData(db, opts)
+  // `monitor --json` prints the stored text exactly; the JSON writer escapes it.
+  if (opts.raw) return reads
   const safe = {} as Record<string, unknown>
   for (const [name, read] of Object.entries(reads)) safe[name] = async (...args: unknown[]) => displaySafe(await (read as (...a: unknown[]) => Promise<unknown>)(...args))
   return safe as unknown as MonitorData
