@@ -12,11 +12,13 @@ describe('sagactl init and the pointer to it', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'sagactl-init-'))
 
   it('a definition or input that is not there points at sagactl init (exit 2, one line)', async () => {
-    const res = await runCli(['def', 'validate', 'examples/order-checkout.yaml'], { cwd })
-    expect(res.code).toBe(2)
-    expect(res.stderr.trim().split('\n')).toEqual([
-      'error: cannot read examples/order-checkout.yaml: no such file — to write the example definition and input into ./examples, run: sagactl init',
-    ])
+    const hint = 'to write the example definition and input into ./examples, run: sagactl init'
+    const apply = await runCli(['def', 'apply', 'examples/order-checkout.yaml', '--database-url', 'postgres://u:pw@127.0.0.1:1/x', '--schema', 's'], { cwd })
+    expect(apply.code).toBe(2)
+    expect(apply.stderr).toBe(`error: cannot read examples/order-checkout.yaml: no such file or directory — ${hint}\n`)
+    const start = await runCli(['saga', 'start', 'order-checkout', '--input', '@examples/order.json', '--database-url', 'postgres://u:pw@127.0.0.1:1/x'], { cwd })
+    expect(start.code).toBe(2)
+    expect(start.stderr).toBe(`error: --input: cannot read examples/order.json: ENOENT — ${hint}\n`)
   })
 
   it('writes the example definition and input, then the commands of the README work from there', async () => {
