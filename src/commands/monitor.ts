@@ -24,8 +24,9 @@ export default class Monitor extends BaseCommand<typeof Monitor> {
     'stuck-after': periodFlag({ summary: 'No progress for this long counts as stuck.', default: 600_000, defaultHelp: async () => '10m' }),
   }
 
+  /** The console stays open and serves the embedded database; a --json snapshot is a short command. */
   protected override servesEmbedded(): boolean {
-    return true
+    return !this.jsonEnabled()
   }
 
   async run(): Promise<MonitorSnapshot | undefined> {
