@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util'
 import { Command, Flags, type Interfaces } from '@oclif/core'
 import { loadConfig, type Config } from '../config.js'
 import { databaseArgs, withDatabaseArgs, type DatabaseFlags } from './db-hint.js'
@@ -165,7 +166,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
-    const error = toSagactlError(err)
+    const error = toSagactlError(err, this.id ? `${this.config.bin} ${this.id.replaceAll(':', ' ')}` : undefined)
     const hint = withDatabaseArgs(error.hint, this.databaseFlags())
     process.exitCode = error.exitCode
     if (this.jsonEnabled()) {
@@ -182,17 +183,25 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
-/** oclif's parse errors are usage errors (exit 2); our own errors keep their code; the rest is a bug (exit 1). */
-export function toSagactlError(err: Error & { oclif?: { exit?: number } }): SagactlError {
+/**
+ * oclif's parse errors are usage errors (exit 2), on one line that names the command;
+ * our own errors keep their code; the rest is a bug (exit 1).
+ */
+export function toSagactlError(err: Error & { oclif?: { exit?: number } }, command?: string): SagactlError {
   if (err instanceof SagactlError) return err
   if (err.oclif !== undefined) {
     // oclif's own errors are parse errors: bad flags or arguments.
-    const message = err.message
+    const reasons = stripVTControlCharacters(err.message)
       .split('\n')
       .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('See more help'))
-      .join(' ')
-    return new UsageError(message, 'see --help')
+      .filter((l) => l && !l.startsWith('See more help') && !/^The following errors? occurred:$/.test(l))
+    const missing = reasons.map((l) => /^Missing required flag:? (\S+)$/.exec(l)?.[1]).filter((f): f is string => f !== undefined)
+    const rest = reasons.filter((l) => !/^Missing required flag:? /.test(l))
+    const parts = [
+      ...(missing.length > 0 ? [`missing required flag${missing.length > 1 ? 's' : ''} ${missing.map((f) => `--${f.replace(/^-+/, '')}`).join(', ')}`] : []),
+      ...rest,
+    ]
+    return new UsageError(`${command ? `${command}: ` : ''}${parts.join('; ')}`, command ? `see: ${command} --help` : 'see --help')
   }
   const wrapped = new SagactlError(`unexpected error: ${err.message.split('\n')[0]}`, process.env.DEBUG ? undefined : 'run with DEBUG=1 for the stack')
   return wrapped

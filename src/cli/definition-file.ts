@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { definitionChecksum, parseDefinition, type Problem, type SagaDefinition } from '../engine/definition.js'
 import { UsageError } from '../errors.js'
+import { EXAMPLES_HINT } from './examples.js'
 
 export interface LoadedDefinition {
   file: string
@@ -18,7 +19,7 @@ export function loadDefinitionFile(file: string): LoadedDefinition {
   } catch (err) {
     const e = err as NodeJS.ErrnoException
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message
-    throw new UsageError(`cannot read ${file}: ${why}`)
+    throw new UsageError(`cannot read ${file}: ${why}`, e.code === 'ENOENT' ? EXAMPLES_HINT : undefined)
   }
   const parsed = parseDefinition(text, file)
   return {

@@ -1,5 +1,6 @@
 import { formatDuration } from '../engine/duration.js'
 import type { GateState } from '../db/participants.js'
+import type { Suspension } from '../db/queries/sagas.js'
 import type { ForkSummary } from '../db/repairs.js'
 import { waitingText } from '../engine/participants/controls.js'
 import type { AuditEntry, Intervention, Saga, SagaEvent, StepRecord } from '../engine/types.js'
@@ -105,16 +106,31 @@ export function timelineOrder(steps: StepRecord[], saga: Pick<Saga, 'compensatio
   return [...actions, ...compensations]
 }
 
-function stepDuration(s: StepRecord, now: Date): string {
-  if (!s.startedAt) return ''
-  if (s.finishedAt) return duration(s.finishedAt.getTime() - s.startedAt.getTime())
-  return s.status === 'running' ? `${duration(now.getTime() - s.startedAt.getTime())}…` : ''
+/** Milliseconds of [from, to] that fall inside the suspensions: time a person, not the step, took. */
+export function suspendedWithin(from: number, to: number, suspensions: readonly Suspension[], now: number): number {
+  let total = 0
+  for (const s of suspensions) {
+    const start = Math.max(from, s.from.getTime())
+    const end = Math.min(to, s.to?.getTime() ?? now)
+    if (end > start) total += end - start
+  }
+  return total
 }
 
-export function stepsTable(steps: StepRecord[], saga: Pick<Saga, 'compensationPlan'>, now: Date = new Date()): string {
+/** How long a step took, without the time its saga spent suspended in between. */
+export function stepDuration(s: StepRecord, now: Date, suspensions: readonly Suspension[] = []): string {
+  if (!s.startedAt) return ''
+  const from = s.startedAt.getTime()
+  const span = (to: number) => duration(to - from - suspendedWithin(from, to, suspensions, now.getTime()))
+  if (s.finishedAt) return span(s.finishedAt.getTime())
+  return s.status === 'running' ? `${span(now.getTime())}…` : ''
+}
+
+/** The step timeline; durations leave out the suspensions given. */
+export function stepsTable(steps: StepRecord[], saga: Pick<Saga, 'compensationPlan'>, now: Date = new Date(), suspensions: readonly Suspension[] = []): string {
   return table(
     ['phase', '#', 'step', 'status', 'attempts', 'duration', 'last error'],
-    timelineOrder(steps, saga).map((s) => [s.phase, s.index, s.name, status(s.status), s.attempts, stepDuration(s, now), truncate(s.lastError, 60)]),
+    timelineOrder(steps, saga).map((s) => [s.phase, s.index, s.name, status(s.status), s.attempts, stepDuration(s, now, suspensions), truncate(s.lastError, 60)]),
   )
 }
 
@@ -160,11 +176,21 @@ export function eventLine(e: SagaEvent): string {
   return [color.dim(at!), colored, step!.padEnd(20), phase!.padEnd(12), attempt!.padStart(3), details].join(' ').trimEnd()
 }
 
+/**
+ * What went wrong, for a saga that did not simply complete: the last error while it is
+ * moving, else why it ended as it did (a compensated saga's reason is why it rolled back).
+ */
+export function sagaWhy(s: Pick<Saga, 'status' | 'lastError' | 'reason'>): string | null {
+  if (s.status === 'completed') return null
+  if (s.status === 'compensated' || s.status === 'failed') return s.reason ?? s.lastError
+  return s.lastError ?? s.reason
+}
+
 /** The saga table of `saga list` and of the bulk commands' dry runs. */
 export function sagaTable(items: Saga[], now: Date, waiting: Map<string, GateState> = new Map()): string {
   const ids = shortIds(items.map((s) => s.id))
   return table(
-    ['id', 'definition', 'status', 'step', 'age', 'updated', 'last error'],
+    ['id', 'definition', 'status', 'step', 'age', 'updated', 'error / reason'],
     items.map((s) => [
       ids.get(s.id),
       `${s.definition}@${s.version}`,
@@ -174,7 +200,7 @@ export function sagaTable(items: Saga[], now: Date, waiting: Map<string, GateSta
       age(s.updatedAt, now),
       s.waitingFor
         ? color.magenta(truncate(waitingText(s.waitingFor, waiting.get(s.waitingFor)), 50))
-        : color.red(truncate(s.lastError ?? (s.status === 'failed' || s.status === 'suspended' ? s.reason : null), 50)),
+        : color.red(truncate(sagaWhy(s), 50)),
     ]),
   )
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { unstorableJson } from '../engine/storable.js'
 import { UsageError } from '../errors.js'
+import { EXAMPLES_HINT } from './examples.js'
 
 export { MAX_INPUT_DEPTH } from '../engine/storable.js'
 
@@ -14,7 +15,8 @@ export function readJsonInput(value: string | undefined, flag = '--input'): unkn
     try {
       text = readFileSync(path === '-' ? 0 : path, 'utf8')
     } catch (err) {
-      throw new UsageError(`${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      const code = (err as NodeJS.ErrnoException).code
+      throw new UsageError(`${flag}: cannot read ${path}: ${code ?? (err as Error).message}`, code === 'ENOENT' ? EXAMPLES_HINT : undefined)
     }
   }
   let parsed: unknown

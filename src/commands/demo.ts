@@ -3,13 +3,23 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base-command.js'
 import { durationFlag } from '../cli/flags.js'
 import { shortIds, truncate } from '../cli/format.js'
-import { prepareConsoleEnvironment } from '../cli/terminal.js'
+import * as out from '../cli/output.js'
 import { color, status, table } from '../cli/render.js'
+import { onStop } from '../cli/stop-signals.js'
+import { prepareConsoleEnvironment } from '../cli/terminal.js'
 import { type DemoCounts, type DemoReport, OUTCOME_STATUSES, progressText, verdict } from '../demo/outcome.js'
 import { settleTimeoutMs, startDemo, type DemoRun } from '../demo/run-demo.js'
+import { demoEnv, startServices, type ServiceName } from '../demo/services/index.js'
 import { formatDuration } from '../engine/duration.js'
 import { currentOperator } from '../engine/operator.js'
 import { ExitCode, UsageError } from '../errors.js'
+
+export interface ServicesOnly {
+  /** Base URL of each service. */
+  services: Record<ServiceName, string>
+  /** The variables examples/order-checkout.yaml refers to. */
+  env: Record<string, string>
+}
 
 /** A bad value is a usage error: oclif maps an error carrying `oclif.exit` to one (exit 2). */
 const usage = (message: string) => Object.assign(new Error(message), { oclif: { exit: 2 } })
@@ -36,32 +46,42 @@ export default class Demo extends BaseCommand<typeof Demo> {
     'With --no-tui --count n it runs n sagas, waits for each to complete, compensate or be suspended, and prints the outcomes, a sample of ' +
     'the sagas that did not complete, and a consistency report: for every compensated saga, stock, payment and points are back where they ' +
     'started; for every completed one, they moved exactly once. Exit 0 when consistent, 1 otherwise.\n\n' +
-    '--failure-rate makes services refuse (sagas compensate), --flaky-rate makes calls fail transiently (sagas retry), ' +
-    '--compensation-failure-rate makes undoing fail (sagas are suspended and the intervention queue fills).'
+    '--failure-rate makes services refuse (sagas compensate): it applies to each of the four services that can refuse (customer, inventory, ' +
+    'payment, points) on its own, so 0.2 compensates about 59 % of the sagas (1 - 0.8^4). --flaky-rate makes calls fail transiently (sagas retry), ' +
+    '--compensation-failure-rate makes undoing fail (sagas are suspended and the intervention queue fills).\n\n' +
+    '--services-only starts only the six services, prints the DEMO_*_URL variables examples/order-checkout.yaml needs (as export lines), ' +
+    'and serves until Ctrl-C or SIGTERM: for running the example saga with your own worker (see sagactl init). It touches no database.'
   static override examples = [
     '<%= config.bin %> demo',
     '<%= config.bin %> demo --no-tui --count 20',
     '<%= config.bin %> demo --no-tui --count 100 --failure-rate 0.3 --rate 0 --json',
     '<%= config.bin %> demo --compensation-failure-rate 0.5 --failure-rate 0.3',
+    '<%= config.bin %> demo --services-only --failure-rate 0 --port 4100',
   ]
   static override flags = {
     rate: numberFlag(0, 1000, 'sagas per second from 0 to 1000')({ summary: 'Sagas started per second (0: as fast as possible).', default: 5 }),
     count: Flags.integer({ char: 'n', summary: 'Start this many sagas, then stop starting [default: until stopped].', min: 1, max: 100_000 }),
-    'failure-rate': fraction({ summary: 'Chance that a service refuses an order (business failure: the saga compensates).', default: 0.1 }),
+    'failure-rate': fraction({
+      summary: 'Chance that a service refuses an order (the saga compensates), per service: four of the six can refuse, so 0.2 compensates about 59 %.',
+      default: 0.1,
+    }),
     'flaky-rate': fraction({ summary: 'Chance that a call fails transiently or loses its response (retried).', default: 0.05 }),
     latency: durationFlag({ summary: 'Mean latency of a service call.', default: 20, defaultHelp: async () => '20ms' }),
     'compensation-failure-rate': fraction({ summary: 'Chance that undoing a step keeps failing (the saga is suspended for a person) [default: 0].', default: 0 }),
     tui: Flags.boolean({ summary: 'Open the console (not with --json); --no-tui prints the outcome instead.', default: true, allowNo: true }),
     concurrency: Flags.integer({ char: 'c', summary: 'Sagas the worker advances at once.', default: 16, min: 1, max: 256 }),
     seed: Flags.integer({ summary: 'Seed of the generated orders.', default: 1 }),
+    'services-only': Flags.boolean({ summary: 'Start only the six services and print their DEMO_*_URL variables; no database, no sagas.', exclusive: ['count'] }),
+    port: Flags.integer({ summary: 'With --services-only: bind the services on this port and the five after it [default: any free ports].', min: 1, max: 65_530, dependsOn: ['services-only'] }),
   }
 
   protected override servesEmbedded(): boolean {
     return true
   }
 
-  async run(): Promise<DemoReport> {
+  async run(): Promise<DemoReport | undefined> {
     const { flags } = this
+    if (flags['services-only']) return this.servicesOnly()
     const human = !this.jsonEnabled()
     const tui = flags.tui && human
     if (tui && !(process.stdout.isTTY && process.stdin.isTTY)) {
@@ -110,6 +130,43 @@ export default class Demo extends BaseCommand<typeof Demo> {
     if (!report.consistency.ok) process.exitCode = ExitCode.unexpected
     if (human) this.print(report)
     return report
+  }
+
+  /**
+   * Only the services, for the example saga run by the user's own worker: the variables
+   * go to stdout as soon as the services listen (one JSON document with --json), then
+   * they serve until a signal.
+   */
+  private async servicesOnly(): Promise<undefined> {
+    const { flags } = this
+    const services = await startServices({
+      failureRate: flags['failure-rate'],
+      flakyRate: flags['flaky-rate'],
+      latency: flags.latency,
+      compensationFailureRate: flags['compensation-failure-rate'],
+      seed: flags.seed,
+      ...(flags.port === undefined ? {} : { basePort: flags.port }),
+    })
+    const env = demoEnv(services.urls)
+    const result: ServicesOnly = { services: services.urls, env }
+    if (this.jsonEnabled()) await out.json(result)
+    else {
+      for (const [name, url] of Object.entries(env)) this.log(`export ${name}=${url}`)
+      await out.errLine(
+        `six demo services on 127.0.0.1 (failure rate ${flags['failure-rate']}, flaky ${flags['flaky-rate']}, latency ${formatDuration(flags.latency)}): ` +
+          'export these where the worker runs; Ctrl-C stops them',
+      )
+    }
+    await new Promise<void>((resolve) => {
+      const off = onStop((why) => {
+        off()
+        if (!this.jsonEnabled()) void out.errLine(`stopping the demo services (${why})`)
+        resolve()
+      })
+    })
+    await services.close()
+    // Written already: returning nothing keeps oclif from printing it again.
+    return undefined
   }
 
   /**

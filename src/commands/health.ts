@@ -66,7 +66,8 @@ export default class Health extends BaseCommand<typeof Health> {
         table(
           ['check', 'value'],
           [
-            ['active sagas', report.active],
+            ['active sagas (pending, running, compensating)', report.active],
+            ['suspended sagas (waiting for a person)', report.suspended ? color.magenta(String(report.suspended)) : 0],
             ['long-running', report.longRunning ? color.yellow(String(report.longRunning)) : 0],
             ['stuck', report.stuck ? color.red(String(report.stuck)) : 0],
             ['open interventions', report.openInterventions],

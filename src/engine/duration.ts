@@ -59,3 +59,16 @@ export function formatDuration(ms: number): string {
   const totalHours = Math.floor(totalMin / 60)
   return `${Math.floor(totalHours / 24)}d ${totalHours % 24}h`
 }
+
+const PERIOD_UNITS: Array<[string, number]> = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+]
+
+/** A period as it would be typed: `30d`, `36h`, `90m`; durations that are no whole unit read as formatDuration says. */
+export function formatPeriod(ms: number): string {
+  for (const [unit, size] of PERIOD_UNITS) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  return formatDuration(ms)
+}

@@ -122,7 +122,8 @@ export const ErrorSchema = z
 export const HealthSchema = z
   .object({
     healthy: z.boolean(),
-    active: z.int(),
+    active: z.int().openapi({ description: 'Pending, running and compensating sagas.' }),
+    suspended: z.int().openapi({ description: 'Suspended sagas, each waiting for a person; not in active.' }),
     longRunning: z.int(),
     stuck: z.int(),
     openInterventions: z.int(),

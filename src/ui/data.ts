@@ -15,6 +15,8 @@ export type LiveStatus = (typeof LIVE_STATUSES)[number]
 
 export interface HeaderData {
   displayUrl: string
+  /** The schema the console reads: several installations can share one database. */
+  schema: string
   /** Workers not stopped whose heartbeat is at most 30 s old. */
   workers: number
   active: Record<LiveStatus, number>
@@ -100,14 +102,16 @@ export const likeEscape = (text: string): string => text.replace(/[\\%_]/g, (c) 
  * descriptions and notes reach the screen only through here (the console has no JSON form
  * that would need them raw).
  */
-export function createMonitorData(db: Queryable, opts: { displayUrl: string }): MonitorData {
+export function createMonitorData(db: Queryable, opts: { displayUrl: string; schema: string; raw?: boolean }): MonitorData {
   const reads = rawMonitorData(db, opts)
+  // `monitor --json` prints the stored text exactly; the JSON writer escapes it.
+  if (opts.raw) return reads
   const safe = {} as Record<string, unknown>
   for (const [name, read] of Object.entries(reads)) safe[name] = async (...args: unknown[]) => displaySafe(await (read as (...a: unknown[]) => Promise<unknown>)(...args))
   return safe as unknown as MonitorData
 }
 
-function rawMonitorData(db: Queryable, opts: { displayUrl: string }): MonitorData {
+function rawMonitorData(db: Queryable, opts: { displayUrl: string; schema: string }): MonitorData {
   return {
     async header() {
       const res = await db.query(`
@@ -127,6 +131,7 @@ function rawMonitorData(db: Queryable, opts: { displayUrl: string }): MonitorDat
       const lastHour = json(r.last_hour)
       return {
         displayUrl: opts.displayUrl,
+        schema: opts.schema,
         workers: num(r.workers),
         active: { pending: num(active.pending), running: num(active.running), compensating: num(active.compensating), suspended: num(active.suspended) },
         lastHour: { completed: num(lastHour.completed), compensated: num(lastHour.compensated), failed: num(lastHour.failed) },

@@ -46,3 +46,39 @@ export function percent(rate: number | null): string {
 export function clockTime(d: Date): string {
   return d.toTimeString().slice(0, 8)
 }
+
+const MESSAGE_FIELDS = ['error', 'code', 'message', 'reason', 'detail', 'title', 'description'] as const
+
+/**
+ * What a person reads first in an error: `HTTP 500: {"error":"card_declined","message":"…"}`
+ * becomes `HTTP 500 card_declined: …`, the body's words without its JSON punctuation.
+ * Anything else is returned as it is. The full text stays in the detail pane.
+ */
+export function readableError(text: string): string {
+  const m = /^(HTTP [\d#]+)(?: [^:{[]*)?: *([[{][\s\S]*)$/.exec(text)
+  if (!m) return text
+  const [, status, body] = m as unknown as [string, string, string]
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    // A body cut at the snippet limit is not JSON any more: keep its words.
+    const words = body
+      .replace(/"\s*([:,])\s*"?/g, '$1 ')
+      .replace(/[{}[\]"]+/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+    return words ? `${status} ${words}` : status
+  }
+  const record = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined)
+  const top = record(parsed)
+  const words: string[] = []
+  for (const source of [top, record(top?.error)]) {
+    for (const field of MESSAGE_FIELDS) {
+      const v = source?.[field]
+      if ((typeof v === 'string' && v.trim()) || typeof v === 'number') words.push(String(v).trim())
+    }
+  }
+  const unique = [...new Set(words)]
+  return unique.length > 0 ? `${status} ${unique.join(': ')}` : `${status}: ${oneLine(body)}`
+}

@@ -1,10 +1,17 @@
 import { liveWorkerCount, replicaLag } from '../db/queries/replica.js'
 import type { Queryable } from '../db/types.js'
 import type { Saga } from '../engine/types.js'
-import type { MonitorData } from './data.js'
+import type { Database } from '../db/types.js'
+import { createMonitorData, type MonitorData } from './data.js'
 
 /** Heartbeats younger than this count as a live worker in the header (as in data.ts). */
 const HEADER_LIVENESS_MS = 30_000
+
+/** The console's reads: from the replica when there is one (`readDb`), else from the primary. */
+export function consoleData(db: Database, readDb?: Database, opts: { raw?: boolean } = {}): MonitorData {
+  const reads = (d: Database) => createMonitorData(d, { displayUrl: d.displayUrl, schema: d.schema, ...opts })
+  return readDb && readDb !== db ? withPrimaryReads(reads(readDb), reads(db), db, readDb) : reads(db)
+}
 
 /**
  * The console's reads when they go to a replica. The replica answers, except where a

@@ -4,8 +4,7 @@ import { render } from 'ink'
 import type { Database } from '../db/types.js'
 import type { OperatorActions } from '../engine/actions.js'
 import { UsageError } from '../errors.js'
-import { createMonitorData } from './data.js'
-import { withPrimaryReads } from './replica-data.js'
+import { consoleData } from './replica-data.js'
 import { Monitor } from './screens/Monitor.js'
 
 export interface RunMonitorOptions {
@@ -51,11 +50,9 @@ const LEAVE_ALT_SCREEN = '\u001B[?1049l'
 export async function runMonitor(opts: RunMonitorOptions): Promise<void> {
   const stdout = opts.stdout ?? process.stdout
   const stdin = opts.stdin ?? process.stdin
-  if (!stdout.isTTY || !stdin.isTTY) throw new UsageError('monitor needs a terminal; use: sagactl saga list')
+  if (!stdout.isTTY || !stdin.isTTY) throw new UsageError('monitor needs a terminal', 'for scripts: sagactl monitor --json (one snapshot), or sagactl saga list')
 
-  const reads = opts.readDb ?? opts.db
-  const replicaData = createMonitorData(reads, { displayUrl: reads.displayUrl })
-  const data = opts.readDb ? withPrimaryReads(replicaData, createMonitorData(opts.db, { displayUrl: opts.db.displayUrl }), opts.db, opts.readDb) : replicaData
+  const data = consoleData(opts.db, opts.readDb)
   const listen = (handler: (payload: string) => void) => opts.db.listen(handler)
 
   stdout.write(ENTER_ALT_SCREEN)

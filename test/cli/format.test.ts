@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { filterFromFlags, isFilterEmpty } from '../../src/cli/flags.js'
-import { age, duration, eventDetails, shortId, shortIds, timelineOrder, truncate } from '../../src/cli/format.js'
+import { age, duration, eventDetails, sagaTable, sagaWhy, shortId, shortIds, stepDuration, timelineOrder, truncate } from '../../src/cli/format.js'
 import type { StepRecord } from '../../src/engine/types.js'
+import { saga } from '../ui/helpers.js'
 
 describe('shortIds', () => {
   it('gives the millisecond timestamp (13 characters) when that is enough: 8 would repeat within a minute', () => {
@@ -95,5 +96,33 @@ describe('filterFromFlags', () => {
       failing: true,
       error: 'x',
     })
+  })
+})
+
+describe('step durations', () => {
+  const t = (min: number) => new Date(Date.UTC(2026, 0, 1, 10, min))
+  const step = (over: Partial<StepRecord>): StepRecord =>
+    ({ sagaId: 's', index: 1, phase: 'compensation', name: 'refund', status: 'succeeded', attempts: 6, rerun: 0, output: null, lastError: null, errorKind: null, startedAt: t(0), finishedAt: t(45), updatedAt: t(45), ...over }) as StepRecord
+
+  it('leave out the time the saga was suspended, waiting for a person', () => {
+    const suspended = [{ from: t(2), to: t(42) }]
+    expect(stepDuration(step({}), t(50))).toBe(duration(45 * 60_000))
+    expect(stepDuration(step({}), t(50), suspended)).toBe(duration(5 * 60_000))
+    // Still suspended: only the time up to the suspension counts while it runs.
+    expect(stepDuration(step({ status: 'running', finishedAt: null }), t(30), [{ from: t(2), to: null }])).toBe(`${duration(2 * 60_000)}…`)
+    // A suspension outside the step's span changes nothing.
+    expect(stepDuration(step({ startedAt: t(50), finishedAt: t(51) }), t(60), suspended)).toBe(duration(60_000))
+  })
+})
+
+describe('saga list says why', () => {
+  it('a compensated saga shows why it rolled back; a moving one its last error; a completed one nothing', () => {
+    const compensated = saga({ status: 'compensated', reason: 'step process-payment failed: HTTP 422 card_declined', lastError: null })
+    expect(sagaWhy(compensated)).toBe('step process-payment failed: HTTP 422 card_declined')
+    expect(sagaWhy(saga({ status: 'running', lastError: 'HTTP 503', reason: null }))).toBe('HTTP 503')
+    expect(sagaWhy(saga({ status: 'completed', lastError: 'HTTP 503 (retried)', reason: null }))).toBeNull()
+    const out = sagaTable([compensated], new Date())
+    expect(out).toMatch(/error \/ reason/)
+    expect(out).toContain('step process-payment failed: HTTP 422 card_declin')
   })
 })

@@ -130,7 +130,7 @@ describe('db commands on the embedded database and errors', () => {
   it('bad flags and schema names are usage errors (exit 2)', async () => {
     const bad = await runCli(['db', 'migrate', '--nope'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toMatch(/^error: Nonexistent flag: --nope/)
+    expect(bad.stderr).toMatch(/^error: sagactl db migrate: Nonexistent flag: --nope — see: sagactl db migrate --help\n$/)
     const schema = await runCli(['db', 'status', '--schema', 'Bad-Name', '--database-url', 'pglite:memory'])
     expect(schema.code).toBe(2)
     expect(schema.stderr).toContain('invalid schema name "Bad-Name"')

@@ -60,7 +60,7 @@ describe('def commands (embedded database)', () => {
     expect(doc.problems).toHaveLength(3)
 
     expect(missing.code).toBe(2)
-    expect(missing.stderr).toBe('error: cannot read defs/nope.yaml: no such file\n')
+    expect(missing.stderr).toBe('error: cannot read defs/nope.yaml: no such file — to write the example definition and input into ./examples, run: sagactl init\n')
   })
 
   it('apply refuses a directory with an invalid file and applies none of it', async () => {

@@ -159,11 +159,42 @@ describe.runIf(pgUrl)('monitoring commands on the real server', () => {
     })
   })
 
+  describe('monitor --json', () => {
+    let t: Awaited<ReturnType<typeof setup>>
+    beforeAll(async () => {
+      t = await setup()
+      const running = await saga(t.db, 'running')
+      await t.db.query(`UPDATE sagas SET last_error = $2, step_name = 'pay' WHERE id = $1`, [running, 'HTTP 503 \u001b[2J from pay'])
+      await saga(t.db, 'suspended')
+      await saga(t.db, 'completed', { took: 1000 })
+      await openIntervention(t.db)
+      await worker(t.db, 'w1')
+    })
+    afterAll(async () => t?.drop())
+
+    it("prints what the screen would show, once, as one document, and exits 0 without a terminal", async () => {
+      const res = await runCli(['monitor', '--json', ...t.args])
+      expect(res.code, res.stderr).toBe(0)
+      const doc = JSON.parse(res.stdout)
+      expect(Object.keys(doc)).toEqual(['header', 'views'])
+      expect(doc.header).toMatchObject({ schema: t.args[3], workers: 1, openInterventions: 1, active: { running: 1, suspended: 1, pending: 0, compensating: 0 } })
+      expect(doc.header.displayUrl).toBe(t.args[1])
+      expect(Object.keys(doc.views)).toEqual(['live', 'stuck', 'interventions', 'definitions', 'groups', 'participants'])
+      // The live view opens on the active sagas; the stored text is kept exactly (the JSON escapes it).
+      expect(doc.views.live.map((s: { status: string }) => s.status).sort()).toEqual(['running', 'suspended'])
+      expect(doc.views.live.find((s: { status: string }) => s.status === 'running').lastError).toBe('HTTP 503 \u001b[2J from pay')
+      expect(res.stdout).not.toContain('\u001b[2J')
+      expect(doc.views.interventions).toHaveLength(1)
+    })
+  })
+
   describe('health', () => {
     let t: Awaited<ReturnType<typeof setup>>
     beforeAll(async () => {
       t = await setup()
       await saga(t.db, 'running')
+      await saga(t.db, 'suspended')
+      await saga(t.db, 'suspended')
       await saga(t.db, 'compensated', { took: 1000, compPlan: [0] })
       await worker(t.db, 'w1')
     })
@@ -173,6 +204,9 @@ describe.runIf(pgUrl)('monitoring commands on the real server', () => {
       const ok = await runCli(['health', ...t.args])
       expect(ok.code, ok.stderr).toBe(0)
       expect(ok.stdout).toContain('healthy')
+      // What is counted is said: suspended sagas are not active ones.
+      expect(ok.stdout).toMatch(/│ active sagas \(pending, running, compensating\) +│ 1 +│/)
+      expect(ok.stdout).toMatch(/│ suspended sagas \(waiting for a person\) +│ 2 +│/)
       expect(ok.stderr).toBe('')
 
       for (let i = 0; i < 11; i++) await openIntervention(t.db)
@@ -185,8 +219,8 @@ describe.runIf(pgUrl)('monitoring commands on the real server', () => {
       const json = await runCli(['health', '--json', ...t.args])
       expect(json.code).toBe(8)
       const doc = JSON.parse(json.stdout)
-      expect(Object.keys(doc).sort()).toEqual(['active', 'healthy', 'liveWorkers', 'longRunning', 'openInterventions', 'rules', 'stuck'])
-      expect(doc).toMatchObject({ healthy: false, active: 1, openInterventions: 11, liveWorkers: 0 })
+      expect(Object.keys(doc).sort()).toEqual(['active', 'healthy', 'liveWorkers', 'longRunning', 'openInterventions', 'rules', 'stuck', 'suspended'])
+      expect(doc).toMatchObject({ healthy: false, active: 1, suspended: 2, openInterventions: 11, liveWorkers: 0 })
       expect(doc.rules.find((r: { name: string }) => r.name === 'open-interventions')).toEqual({
         name: 'open-interventions',
         ok: false,

@@ -29,7 +29,7 @@ describe.runIf(pgUrl)('operators: slips are refused, failures are visible', () =
     await insertSaga(t.db, { status: 'completed' })
     const refused = await cli('db', 'prune', '--older-than', '30d')
     expect(refused.code).toBe(2)
-    expect(refused.stderr).toContain('3 finished saga(s) older than 30d')
+    expect(refused.stderr).toContain('3 finished saga(s) older than 30d (finished before ')
     expect(refused.stderr).toContain('without --yes')
     const dry = await cli('db', 'prune', '--older-than', '30d', '--dry-run', '--json')
     expect(dry.code, dry.stderr).toBe(0)

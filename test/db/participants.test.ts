@@ -79,7 +79,7 @@ describe.each(drivers)('participants on %s', (kind) => {
     const held = await engine.get(ids[0]!)
     expect(held).toMatchObject({ status: 'running', waitingFor: 'pay' })
     // the console's saga detail says what it waits for
-    expect((await createMonitorData(t.db, { displayUrl: t.db.displayUrl }).detail(ids[0]!))?.waiting).toBe('waiting for a paused participant: pay')
+    expect((await createMonitorData(t.db, { displayUrl: t.db.displayUrl, schema: t.db.schema }).detail(ids[0]!))?.waiting).toBe('waiting for a paused participant: pay')
     expect(await attempts(ids)).toEqual([])
     const resumed = await resumeParticipant(t.db, 'pay', { ...op, reason: 'back' })
     expect(resumed.woken).toBe(4)

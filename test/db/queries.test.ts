@@ -11,6 +11,7 @@ import {
   getLastEvents,
   getSaga,
   getSteps,
+  getSuspensions,
   listSagaIds,
   listSagas,
   parseIdPrefix,
@@ -152,6 +153,25 @@ describe.each(drivers)('saga queries on %s', (kind) => {
     expect(events).toEqual(f.events)
     expect(await getEvents(t.db, id, { afterId: events[0]!.id, limit: 1 })).toEqual([events[1]])
     expect(await getLastEvents(t.db, id, 2)).toEqual(events.slice(1))
+  })
+
+  it('suspensions: from each saga.suspended to the event that moved the saga on, open while it is still suspended', async () => {
+    const at = (min: number) => new Date(Date.UTC(2026, 0, 1, 10, min))
+    const { saga } = await insertSaga(t.db, {
+      status: 'suspended',
+      events: [
+        { type: 'saga.compensating', at: at(0) },
+        { type: 'saga.suspended', at: at(1) },
+        { type: 'intervention.opened', at: at(1) },
+        { type: 'saga.resumed', at: at(31) },
+        { type: 'step.failed', at: at(32) },
+        { type: 'saga.suspended', at: at(40) },
+      ],
+    })
+    expect(await getSuspensions(t.db, saga.id)).toEqual([
+      { from: at(1), to: at(31) },
+      { from: at(40), to: null },
+    ])
   })
 })
 

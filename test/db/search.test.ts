@@ -74,7 +74,7 @@ describe.each(drivers)('finding sagas by key, tags and input on %s', (kind) => {
   })
 
   it("the console's filter text searches the same way", async () => {
-    const data = createMonitorData(t.db, { displayUrl: 'test' })
+    const data = createMonitorData(t.db, { displayUrl: 'test', schema: t.db.schema })
     const live = async (text: string) => (await data.liveSagas({ text, limit: 10 })).map((s) => s.id).sort()
     expect(await live('key:order-1042')).toEqual([ids.eu42])
     expect(await live('tag:region=eu tag:channel=phone')).toEqual([ids.eu43])

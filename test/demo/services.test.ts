@@ -250,3 +250,23 @@ describe('examples/order-checkout.yaml', () => {
     expect(report.ok).toBe(true)
   })
 })
+
+describe('--failure-rate in demo --help', () => {
+  it('states the share of sagas that compensate at 0.2 from the services that can refuse', async () => {
+    const { customerService } = await import('../../src/demo/services/customer.js')
+    const { inventoryService } = await import('../../src/demo/services/inventory.js')
+    const { orderService } = await import('../../src/demo/services/order.js')
+    const { paymentService } = await import('../../src/demo/services/payment.js')
+    const { pointsService } = await import('../../src/demo/services/points.js')
+    const { notificationService } = await import('../../src/demo/services/notification.js')
+    const all = [customerService(), inventoryService(1), orderService(), paymentService(1), pointsService(), notificationService()]
+    // Each service that can refuse rolls on its own: a saga completes only if none of them does.
+    const refusing = all.filter((s) => Object.values(s.routes).some((r) => r.refuse)).length
+    expect(refusing).toBe(4)
+    const share = `${Math.round((1 - 0.8 ** refusing) * 100)} %`
+    const { default: Demo } = await import('../../src/commands/demo.js')
+    expect(Demo.flags['failure-rate'].summary).toContain(`per service`)
+    expect(Demo.flags['failure-rate'].summary).toContain(`0.2 compensates about ${share}`)
+    expect(Demo.description).toContain(`0.2 compensates about ${share} of the sagas`)
+  })
+})

@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../src/db/open.js'
 import type { DemoReport } from '../../src/demo/outcome.js'
 import { Engine } from '../../src/engine/engine.js'
-import { runCli, type CliResult } from '../helpers/cli.js'
+import { runCli, spawnCli, type CliResult } from '../helpers/cli.js'
+import { waitFor } from '../helpers/engine.js'
 import { freshPgSchema, pgUrl } from '../helpers/db.js'
 
 // `npm run build` first: runCli spawns the built CLI.
@@ -126,5 +127,28 @@ describe.runIf(pgUrl)('sagactl demo on the real server', () => {
     } finally {
       await db.close()
     }
+  })
+})
+
+describe('demo --services-only', () => {
+  it('prints the DEMO_*_URL variables as one JSON document, serves, and stops on SIGTERM; no database', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sagactl-services-'))
+    const child = spawnCli(['demo', '--services-only', '--failure-rate', '0', '--json'], { cwd })
+    let stdout = ''
+    child.stdout!.on('data', (d) => (stdout += d))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    await waitFor(async () => stdout.trim().endsWith('}'), 30_000, 50)
+    const doc = JSON.parse(stdout) as { services: Record<string, string>; env: Record<string, string> }
+    expect(Object.keys(doc.env)).toEqual(['DEMO_CUSTOMER_URL', 'DEMO_INVENTORY_URL', 'DEMO_ORDER_URL', 'DEMO_PAYMENT_URL', 'DEMO_POINTS_URL', 'DEMO_NOTIFICATION_URL'])
+    expect(doc.env.DEMO_PAYMENT_URL).toBe(doc.services.payment)
+    const answer = await fetch(`${doc.env.DEMO_CUSTOMER_URL}/customers/validate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
+      body: JSON.stringify({ sagaId: 's1', step: 'validate-customer', attempt: 1, input: { customerId: 'c-1001', items: [], amount: 1 }, results: {} }),
+    })
+    expect(answer.status).toBeLessThan(500)
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(existsSync(join(cwd, '.sagactl'))).toBe(false)
   })
 })

@@ -1,8 +1,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, cleanEnv, runCli, spawnCli, type CliResult } from '../helpers/cli.js'
 import { FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
@@ -137,19 +136,24 @@ describe('the embedded default shared by processes', () => {
 describe("the README's four commands on the embedded default", () => {
   let dir: string
   let worker: ChildProcess | undefined
+  let demoServices: ChildProcess | undefined
   afterAll(() => {
     if (worker?.exitCode === null) worker.kill('SIGKILL')
+    if (demoServices?.exitCode === null) demoServices.kill('SIGTERM')
   })
 
   it('keeps the saga started before the worker and the one started while it runs', async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
-    const block = /Your own saga in four commands[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
-    const lines = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean)
+    const [, initBlock = '', block = ''] = /Your own saga in four commands[\s\S]*?```sh\n([\s\S]*?)```[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme) ?? []
+    const commands = (text: string) => text.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean)
+    const lines = commands(block)
+    expect(commands(initBlock)).toEqual(['npx sagactl init'])
     expect(lines).toHaveLength(4)
     expect(lines.every((l) => l.startsWith('npx sagactl '))).toBe(true)
+    const servicesCommand = /`(npx sagactl demo --services-only[^`]*)`/.exec(readme)?.[1]
+    expect(servicesCommand).toBeDefined()
 
     dir = mkdtempSync(join(tmpdir(), 'sagactl-readme-'))
-    cpSync(fileURLToPath(new URL('../../examples', import.meta.url)), join(dir, 'examples'), { recursive: true })
     writeFileSync(join(dir, 'package.json'), '{"name":"readme-flow","private":true}')
     mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true })
     symlinkSync(BIN, join(dir, 'node_modules/.bin/sagactl'))
@@ -161,28 +165,34 @@ describe("the README's four commands on the embedded default", () => {
       child.stderr.on('data', (d) => (stderr += d))
       child.on('close', (code) => resolve({ code, stdout, stderr }))
     })
-    for (const line of lines.slice(0, 3)) {
+    for (const line of ['npx sagactl init', ...lines.slice(0, 3)]) {
       const r = await sh(line)
       expect(r.code, `${line}: ${r.stderr}`).toBe(0)
     }
-    // As the README says, the worker needs the services' addresses; none listens there.
-    const services = Object.fromEntries(
-      ['CUSTOMER', 'INVENTORY', 'ORDER', 'PAYMENT', 'POINTS', 'NOTIFICATION'].map((s) => [`DEMO_${s}_URL`, 'http://127.0.0.1:9']),
-    )
+    // As the README says, the worker needs the services' addresses: the demo's services print them.
+    demoServices = spawn('sh', ['-c', `exec ${servicesCommand}`], { cwd: dir, env: { ...cleanEnv(), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'ignore'] })
+    let exported = ''
+    demoServices.stdout!.on('data', (d) => (exported += d))
+    await waitFor(async () => exported.split('\n').filter((l) => l.startsWith('export ')).length === 6, 30_000, 50)
+    const services = Object.fromEntries(exported.trim().split('\n').map((l) => /^export (DEMO_[A-Z]+_URL)=(http:\/\/127\.0\.0\.1:\d+)$/.exec(l)!.slice(1, 3)))
+    expect(Object.keys(services)).toHaveLength(6)
     worker = spawn('sh', ['-c', `exec ${lines[3]}`], { cwd: dir, env: { ...cleanEnv(), ...services, NO_COLOR: '1' }, stdio: 'ignore' })
     await waitFor(async () => readOwner(join(dir, '.sagactl/data'))?.listen, 90_000, 100)
     const during = await sh('npx sagactl saga start order-checkout --input @examples/order.json --key during-1 --json')
     expect(during.code, during.stderr).toBe(0)
     const id = (JSON.parse(during.stdout) as { id: string }).id
-    // The worker picks both up (their services are not running: they end compensated).
+    // The worker picks both up and runs them against the services.
     await waitFor(async () => {
-      const r = await sh('npx sagactl saga list --status pending --json')
-      return r.code === 0 && (JSON.parse(r.stdout) as { items: unknown[] }).items.length === 0
+      const r = await sh('npx sagactl saga list --json')
+      const items = r.code === 0 ? (JSON.parse(r.stdout) as { items: Array<{ status: string }> }).items : []
+      return items.length === 2 && items.every((i) => i.status === 'completed' || i.status === 'compensated')
     }, 120_000, 500)
     worker.kill('SIGTERM')
     await new Promise((r) => worker!.once('exit', r))
     const shown = await sh(`npx sagactl saga show ${id} --json`)
     expect(shown.code, shown.stderr).toBe(0)
+    const first1042 = await sh('npx sagactl saga show key:order-1042 --json')
+    expect((JSON.parse(first1042.stdout) as { saga: { status: string } }).saga.status).toBe('completed')
     const first = await sh('npx sagactl saga list --json')
     expect((JSON.parse(first.stdout) as { items: unknown[] }).items).toHaveLength(2)
     const again = await sh('npx sagactl saga start order-checkout --input @examples/order.json --key during-1 --json')

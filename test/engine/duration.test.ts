@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { formatDuration, parseDuration } from '../../src/engine/duration.js'
+import { formatDuration, formatPeriod, parseDuration } from '../../src/engine/duration.js'
 
 describe('parseDuration', () => {
   it.each([
@@ -57,5 +57,16 @@ describe('formatDuration', () => {
         expect(back).toBeLessThanOrEqual(ms)
       }),
     )
+  })
+})
+
+describe('formatPeriod', () => {
+  it('reads as it was typed: the largest whole unit', () => {
+    expect(formatPeriod(30 * 86_400_000)).toBe('30d')
+    expect(formatPeriod(36 * 3_600_000)).toBe('36h')
+    expect(formatPeriod(90 * 60_000)).toBe('90m')
+    expect(formatPeriod(45_000)).toBe('45s')
+    expect(formatPeriod(1500)).toBe('1.5s')
+    expect(formatPeriod(0)).toBe('0ms')
   })
 })

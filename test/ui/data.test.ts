@@ -93,7 +93,7 @@ for (const kind of drivers) {
     const t = useTestDatabase(kind)
     let data: MonitorData
     beforeAll(() => {
-      data = createMonitorData(t.db, { displayUrl: t.db.displayUrl })
+      data = createMonitorData(t.db, { displayUrl: t.db.displayUrl, schema: t.db.schema })
     })
     beforeEach(async () => {
       await t.db.exec('TRUNCATE sagas, steps, events, interventions, workers, definitions')
@@ -115,6 +115,7 @@ for (const kind of drivers) {
       const h = await data.header()
       expect(h).toMatchObject({
         displayUrl: t.db.displayUrl,
+        schema: t.db.schema,
         workers: 1,
         active: { pending: 1, running: 2, compensating: 1, suspended: 4 },
         lastHour: { completed: 2, compensated: 0, failed: 1 },

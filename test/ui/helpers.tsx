@@ -170,6 +170,7 @@ export function saga(over: Partial<Saga> = {}): Saga {
 export function header(over: Partial<HeaderData> = {}): HeaderData {
   return {
     displayUrl: 'postgres://ops:****@db.internal:5432/sagas',
+    schema: 'sagactl',
     workers: 3,
     active: { pending: 12, running: 340, compensating: 2, suspended: 5 },
     lastHour: { completed: 1200, compensated: 3, failed: 1 },

@@ -456,6 +456,6 @@ describe('runMonitor', () => {
     const notTty = { isTTY: false } as unknown as NodeJS.WriteStream
     const run = runMonitor({ db: {} as Database, actions: fakeActions(), operator: 'op', stdout: notTty })
     await expect(run).rejects.toThrow(UsageError)
-    await expect(run).rejects.toThrow('monitor needs a terminal; use: sagactl saga list')
+    await expect(run).rejects.toThrow('monitor needs a terminal')
   })
 })

@@ -4,7 +4,7 @@ import { dialogReducer, openDialog, validateDialog, type ActionTarget } from '..
 import { fitColumns, type Column } from '../../src/ui/components/table/layout.js'
 import { editText, textValue } from '../../src/ui/components/text-input/edit.js'
 import { stuckReason } from '../../src/ui/data-problems.js'
-import { age, truncate } from '../../src/ui/format.js'
+import { age, readableError, truncate } from '../../src/ui/format.js'
 import { monitorKey } from '../../src/ui/monitor/keys.js'
 import { actionTarget, initialState, monitorReducer, settle, type MonitorAction, type MonitorState } from '../../src/ui/monitor/state.js'
 import { splitInput } from '../../src/ui/monitor/split-input.js'
@@ -238,6 +238,25 @@ describe('layout and wording', () => {
     expect(narrow.map((p) => p.column.title)).toEqual(['A', 'B', 'C', 'D'])
     expect(narrow.reduce((a, p) => a + p.width, 0) + 3 + 2).toBe(30)
     expect(fitColumns(cols, 24).map((p) => p.column.title)).toEqual(['A', 'B', 'D'])
+  })
+
+  it('names fit their widest cell before free text grows; free text shrinks first, then names', () => {
+    const cols = [col('NAME', 24, { fit: true, min: 6 }), col('N', 3, { optional: true }), col('TEXT', 10, { grow: 1, min: 8 })]
+    const wide = fitColumns(cols, 60, ['order-checkout', 'refund'])
+    expect(wide.map((p) => p.width)).toEqual([14, 3, 60 - 14 - 3 - 2 - 2])
+    // The optional column goes before the name is cut.
+    expect(fitColumns(cols, 14 + 8 + 1 + 2, ['order-checkout']).map((p) => [p.column.title, p.width])).toEqual([['NAME', 14], ['TEXT', 8]])
+    // Narrower still: the name shrinks, down to its minimum.
+    expect(fitColumns(cols, 20, ['order-checkout']).map((p) => p.width)).toEqual([9, 8])
+    expect(fitColumns(cols, 60, ['x'.repeat(40)])[0]!.width).toBe(24)
+  })
+
+  it("reads an HTTP error's JSON body as words", () => {
+    expect(readableError('HTTP 500: {"error":"card_declined","message":"The card was declined"}')).toBe('HTTP 500 card_declined: The card was declined')
+    expect(readableError('HTTP 422: {"error":{"code":"E42","message":"bad sku"}}')).toBe('HTTP 422 E42: bad sku')
+    expect(readableError('HTTP 503: {"status":"down","since":"04:00')).toBe('HTTP 503 status: down, since: 04:00')
+    expect(readableError('HTTP 500: []')).toBe('HTTP 500: []')
+    expect(readableError('timeout after 5s')).toBe('timeout after 5s')
   })
 
   it('says why a saga is stuck', () => {

@@ -62,14 +62,14 @@ function table(view: ViewName): string {
 describe('views render fixture data', () => {
   it('header: database, workers, throughput, interventions, sagas by status, tabs', () => {
     const out = draw(<Header header={header()} view="stuck" width={WIDTH} />).split('\n')
-    expect(out[0]).toBe('sagactl monitor │ 3 workers │ 42/min │ 5 interventions │ postgres://ops:****@db.internal:5432/sagas')
+    expect(out[0]).toBe('sagactl monitor │ 3 workers │ 42/min │ 5 interventions │ schema sagactl │ postgres://ops:****@db.in…')
     expect(out[1]).toBe('pending 12 running 340 compensating 2 suspended 5 │ last hour: completed 1200 compensated 3 failed 1')
     expect(out[2]).toContain('1 Live    2 Stuck    3 Interventions    4 Definitions    5 Failure groups')
   })
 
   it('header on a replica: its lag, and whether replay is paused', () => {
     const lagging = draw(<Header header={header({ replica: { lagSeconds: 41.6, paused: true } })} view="live" width={140} />).split('\n')
-    expect(lagging[0]).toBe('sagactl monitor │ 3 workers │ 42/min │ 5 interventions │ replica lag 42s (paused) │ postgres://ops:****@db.internal:5432/sagas')
+    expect(lagging[0]).toBe('sagactl monitor │ 3 workers │ 42/min │ 5 interventions │ replica lag 42s (paused) │ schema sagactl │ postgres://ops:****@db.internal:5432/s…')
     expect(draw(<Header header={header({ replica: { lagSeconds: 0, paused: false } })} view="live" width={140} />)).toContain('│ replica lag 0s │')
   })
 
@@ -85,7 +85,7 @@ describe('views render fixture data', () => {
   })
 
   it('interventions: saga, step and phase, age, reason', () => {
-    expect(table('interventions')).toMatch(/order-checkout +process-payment \(com… +3m compensation of process-payment/)
+    expect(table('interventions')).toMatch(/order-checkout +process-payment \(comp\) +3m compensation of process-payment/)
   })
 
   it('definitions: version, active, the last 24 hours, success rate', () => {
@@ -182,11 +182,11 @@ describe('views render fixture data', () => {
   it('help lists the keys; the status line shows hints, results and problems', () => {
     const help = draw(<HelpOverlay width={WIDTH} height={20} />)
     for (const k of ['1-6, Tab', '/', 'r ', 'R / C', 'p / u', 'q, Ctrl-C']) expect(help).toContain(k)
-    expect(draw(<StatusLine status={null} problem={null} busy={null} />)).toContain('? help · q quit')
-    expect(draw(<StatusLine status={{ kind: 'error', text: 'conflict: changed' }} problem={null} busy={null} />)).toBe('conflict: changed')
-    expect(draw(<StatusLine status={{ kind: 'ok', text: 'retried' }} problem="db down" busy={null} />)).toBe('retried │ db down')
-    expect(draw(<StatusLine status={null} problem="db down" busy={null} />)).toBe('db down')
-    expect(draw(<StatusLine status={null} problem={null} busy="retrying 3/37…" />)).toBe('retrying 3/37…')
+    expect(draw(<StatusLine status={null} problem={null} busy={null} width={WIDTH} />)).toContain('? help · q quit')
+    expect(draw(<StatusLine status={{ kind: 'error', text: 'conflict: changed' }} problem={null} busy={null} width={WIDTH} />)).toBe('conflict: changed')
+    expect(draw(<StatusLine status={{ kind: 'ok', text: 'retried' }} problem="db down" busy={null} width={WIDTH} />)).toBe('retried │ db down')
+    expect(draw(<StatusLine status={null} problem="db down" busy={null} width={WIDTH} />)).toBe('db down')
+    expect(draw(<StatusLine status={null} problem={null} busy="retrying 3/37…" width={WIDTH} />)).toBe('retrying 3/37…')
   })
 })
 
@@ -217,6 +217,48 @@ describe('the whole console fits the terminal', () => {
       // Header 3, filter 1, table header 1, rows, status 1.
       expect(lines.filter((l) => /^[› ] [0-9a-f]{8}-[0-9a-f]{4} defin/.test(l))).toHaveLength(size.rows - 1 - 6)
       expect(lines.at(-1)).toContain('? help')
+    })
+  }
+})
+
+describe('what the operator came for is not cut, at 80 and 132 columns', () => {
+  const declined = 'HTTP 500: {"error":"card_declined","message":"The card was declined by the issuer"}'
+  const paying = saga({ status: 'compensating', definition: 'order-checkout', currentStep: 'process-payment', lastError: declined })
+  const points = saga({ status: 'suspended', definition: 'order-checkout', currentStep: 'update-points', lastError: 'HTTP 503 from points' })
+  const group = { key: 'g', definition: 'order-checkout', step: 'process-payment', error: declined, sample: declined, count: 3, sagas: [] }
+  const fixtures = {
+    live: [paying, points],
+    interventions: [intervention(points)],
+    groups: [
+      { ...group, statuses: ['compensating' as const] },
+      { ...group, key: 'h', step: 'update-points', statuses: ['compensating' as const, 'suspended' as const] },
+    ],
+  }
+
+  for (const columns of [80, 132]) {
+    it(`${columns} columns: every key of the hint, whole names, the error's words, the schema`, async () => {
+      const r = renderAt(<Monitor data={fakeData(fixtures)} listen={null} actions={fakeActions()} operator="op" />, { columns, rows: 24 })
+      mounted.push(r)
+      await eventually(() => expect(r.frame()).toContain('process-payment'))
+      const lines = r.frame().split('\n')
+      expect(lines[0]).toContain('schema sagactl')
+      const hint = lines.at(-1)!
+      for (const key of ['? help', 'q quit', 'r retry', 'k skip', 'a abort', 'v resolve']) expect(hint).toContain(key)
+      expect(hint).toMatch(/v resolve$/)
+      const row = lines.find((l) => l.startsWith('› '))!
+      expect(row).toMatch(/ order-checkout compensating process-payment /)
+      expect(row).not.toContain('{"')
+      expect(row).toContain(columns >= 132 ? 'HTTP 500 card_declined: The card was declined by the issuer' : 'HTTP 500 card_')
+
+      await r.press('5')
+      await eventually(() => expect(r.frame()).toMatch(/COUNT DEFINITION/))
+      const groups = r.frame().split('\n')
+      expect(groups.find((l) => l.includes('process-payment'))).toMatch(/order-checkout +process-payment +compensating +HTTP 500 card_/)
+      if (columns >= 132) expect(groups.find((l) => l.includes('update-points'))).toContain('compensating,suspended')
+
+      await r.press('3')
+      await eventually(() => expect(r.frame()).toMatch(/SAGA .* OPEN REASON/))
+      expect(r.frame()).toMatch(/order-checkout +process-payment \(comp\)/)
     })
   }
 })

@@ -3,7 +3,7 @@ import { BaseCommand } from '../../cli/base-command.js'
 import { confirmOrRefuse } from '../../cli/confirm.js'
 import { periodFlag } from '../../cli/flags.js'
 import { pruneFinished } from '../../db/prune.js'
-import { formatDuration } from '../../engine/duration.js'
+import { formatDuration, formatPeriod } from '../../engine/duration.js'
 import { UsageError } from '../../errors.js'
 
 /** Below this, --older-than is almost certainly a slip (`30` for 30 days, `0`): it needs --force. */
@@ -40,7 +40,7 @@ export default class DbPrune extends BaseCommand<typeof DbPrune> {
     const before = new Date(Date.now() - age)
     const matched = await pruneFinished(db, before, { dryRun: true })
     const what = `${matched} finished saga(s)`
-    const match = `${what} older than ${formatDuration(age)} (finished before ${before.toISOString()})`
+    const match = `${what} older than ${formatPeriod(age)} (finished before ${before.toISOString()})`
     const result = { deleted: 0, matched, before: before.toISOString(), dryRun: this.flags['dry-run'] }
     if (this.flags['dry-run']) {
       this.log(`would delete ${match}`)
@@ -50,7 +50,7 @@ export default class DbPrune extends BaseCommand<typeof DbPrune> {
     if (matched === 0) return result
     if (!(await confirmOrRefuse(`delete ${what} with their steps, events and interventions?`, { yes: this.flags.yes, what }))) return result
     result.deleted = await pruneFinished(db, before, { batch: this.flags.batch })
-    if (!this.jsonEnabled()) this.log(`deleted ${result.deleted} finished saga(s) older than ${formatDuration(age)}`)
+    if (!this.jsonEnabled()) this.log(`deleted ${result.deleted} finished saga(s) older than ${formatPeriod(age)}`)
     return result
   }
 }

@@ -9,6 +9,7 @@ import type { Problem } from '../../engine/definition.js'
 import { currentOperator } from '../../engine/operator.js'
 import { InvalidDefinitionError, UsageError } from '../../errors.js'
 import { formatProblem, loadDefinitionFile, type LoadedDefinition } from '../../cli/definition-file.js'
+import { EXAMPLES_HINT } from '../../cli/examples.js'
 
 const DEFINITION_FILE = /\.(ya?ml|json)$/i
 
@@ -19,7 +20,7 @@ function definitionFiles(path: string): string[] {
     isDir = statSync(path).isDirectory()
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new UsageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
+    throw new UsageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, code === 'ENOENT' ? EXAMPLES_HINT : undefined)
   }
   if (!isDir) return [path]
   const files = readdirSync(path)

@@ -3,7 +3,7 @@ import { BaseCommand } from '../../cli/base-command.js'
 import { interventionBlock, sagaHeader, stepsTable, timelineOrder } from '../../cli/format.js'
 import { color } from '../../cli/render.js'
 import { getIntervention, resolveInterventionId } from '../../db/queries/interventions.js'
-import { getSaga, getSteps } from '../../db/queries/sagas.js'
+import { getSaga, getSteps, getSuspensions } from '../../db/queries/sagas.js'
 import { NotFoundError } from '../../errors.js'
 
 export default class InterventionShow extends BaseCommand<typeof InterventionShow> {
@@ -28,7 +28,7 @@ export default class InterventionShow extends BaseCommand<typeof InterventionSho
       this.log('')
       this.log(sagaHeader(saga, now))
       this.log('')
-      this.log(ordered.length ? stepsTable(ordered, saga, now) : color.dim('no steps have run yet'))
+      this.log(ordered.length ? stepsTable(ordered, saga, now, await getSuspensions(db, saga.id)) : color.dim('no steps have run yet'))
       if (intervention.status === 'open') {
         this.log('')
         this.log(color.dim(`resolve: ${this.config.bin} intervention resolve ${id} --action retry|skip|compensate|abort --note "…"`))

@@ -5,7 +5,7 @@ import { color } from '../../cli/render.js'
 import { forksOf } from '../../db/repairs.js'
 import { auditForSaga } from '../../db/audit.js'
 import { openInterventionForSaga } from '../../db/queries/interventions.js'
-import { getLastEvents, getSaga, getSteps } from '../../db/queries/sagas.js'
+import { getLastEvents, getSaga, getSteps, getSuspensions } from '../../db/queries/sagas.js'
 import { waitingStates } from '../../engine/participants/controls.js'
 import { NotFoundError } from '../../errors.js'
 
@@ -36,7 +36,7 @@ export default class SagaShow extends BaseCommand<typeof SagaShow> {
       const now = new Date()
       this.log(sagaHeader(saga, now, await waitingStates(db, [saga])))
       this.log('')
-      this.log(ordered.length ? stepsTable(ordered, saga, now) : color.dim('no steps have run yet'))
+      this.log(ordered.length ? stepsTable(ordered, saga, now, await getSuspensions(db, id)) : color.dim('no steps have run yet'))
       if (intervention) {
         this.log('')
         this.log(color.bold('open intervention'))

@@ -36,7 +36,10 @@ export const DEFAULT_THRESHOLDS: HealthThresholds = {
 export const RULE_WINDOW = '1 hour'
 
 export interface HealthSnapshot {
+  /** Sagas a worker moves on: pending, running, compensating. */
   active: number
+  /** Sagas waiting for a person, not counted as active. */
+  suspended: number
   longRunning: number
   stuck: number
   openInterventions: number
@@ -57,11 +60,12 @@ const ms = (param: string) => `make_interval(secs => ${param}::float8 / 1000)`
 export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise<HealthSnapshot> {
   const res = await q.query<HealthSnapshot>(
     `WITH a AS (
-       SELECT count(*)::int AS active,
-         count(*) FILTER (WHERE created_at < now() - ${ms('$1')})::int AS long_running,
+       SELECT count(*) FILTER (WHERE status <> 'suspended')::int AS active,
+         count(*) FILTER (WHERE status = 'suspended')::int AS suspended,
+         count(*) FILTER (WHERE status <> 'suspended' AND created_at < now() - ${ms('$1')})::int AS long_running,
          -- counted as "saga list --stuck" counts: a pending saga late on due_at, an active one not updated
-         count(*) FILTER (WHERE CASE WHEN status = 'pending' THEN due_at < now() - ${ms('$2')} ELSE updated_at < now() - ${ms('$2')} END)::int AS stuck
-       FROM {{schema}}.sagas WHERE status IN ('pending', 'running', 'compensating')
+         count(*) FILTER (WHERE status <> 'suspended' AND CASE WHEN status = 'pending' THEN due_at < now() - ${ms('$2')} ELSE updated_at < now() - ${ms('$2')} END)::int AS stuck
+       FROM {{schema}}.sagas WHERE status IN ('pending', 'running', 'compensating', 'suspended')
      ), c AS (
        SELECT count(*)::int AS ended, count(*) FILTER (WHERE status = 'compensated')::int AS succeeded
        FROM {{schema}}.sagas
@@ -82,7 +86,7 @@ export async function healthSnapshot(q: Queryable, t: HealthThresholds): Promise
          (array_agg(id::text ORDER BY took DESC))[1] AS longest_saga
        FROM d WHERE took IS NOT NULL
      )
-     SELECT a.active, a.long_running AS "longRunning", a.stuck,
+     SELECT a.active, a.suspended, a.long_running AS "longRunning", a.stuck,
        (SELECT count(*)::int FROM {{schema}}.interventions WHERE status = 'open') AS "openInterventions",
        (SELECT count(*)::int FROM {{schema}}.workers WHERE stopped_at IS NULL AND heartbeat_at > now() - ${ms('$4')}) AS "liveWorkers",
        c.ended AS "compensationsEnded", c.succeeded AS "compensationsSucceeded",
@@ -106,7 +110,10 @@ export interface HealthRule {
 
 export interface HealthReport {
   healthy: boolean
+  /** Pending, running and compensating sagas. */
   active: number
+  /** Suspended sagas (each waits for a person); not in `active`. */
+  suspended: number
   longRunning: number
   stuck: number
   openInterventions: number
@@ -215,6 +222,7 @@ export async function checkHealth(q: Queryable, t: HealthThresholds, primary?: Q
     ...(replica ? { replica } : {}),
     healthy: rules.every((r) => r.ok),
     active: s.active,
+    suspended: s.suspended,
     longRunning: s.longRunning,
     stuck: s.stuck,
     openInterventions: s.openInterventions,

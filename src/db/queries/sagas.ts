@@ -273,3 +273,22 @@ export async function getLastEvents(q: Queryable, sagaId: string, n: number): Pr
   const res = await q.query(`SELECT ${EVENT_COLUMNS} FROM {{schema}}.events WHERE saga_id = $1 ORDER BY id DESC LIMIT $2`, [sagaId, n])
   return res.rows.map(toEvent).reverse()
 }
+
+/** A time the saga spent suspended, waiting for a person; `to` is null while it still is. */
+export interface Suspension {
+  from: Date
+  to: Date | null
+}
+
+/** Each suspension of a saga, ended by the saga-level event that moved it on (a retry, skip, compensation or abort). */
+export async function getSuspensions(q: Queryable, sagaId: string): Promise<Suspension[]> {
+  const res = await q.query<{ from: Date | string; to: Date | string | null }>(
+    `SELECT s.at AS "from",
+       (SELECT min(e.at) FROM {{schema}}.events e
+        WHERE e.saga_id = s.saga_id AND e.id > s.id
+          AND e.type IN ('saga.resumed', 'saga.compensating', 'saga.failed', 'saga.completed', 'saga.compensated')) AS "to"
+     FROM {{schema}}.events s WHERE s.saga_id = $1 AND s.type = 'saga.suspended' ORDER BY s.id`,
+    [sagaId],
+  )
+  return res.rows.map((r) => ({ from: new Date(r.from), to: r.to === null ? null : new Date(r.to) }))
+}

@@ -47,6 +47,8 @@ export function Header({ header: h, view, width }: HeaderProps) {
               </>
             ) : null}
             {sep}
+            <Text>schema {h.schema}</Text>
+            {sep}
             <Text dimColor>{h.displayUrl}</Text>
           </>
         ) : (

@@ -1,7 +1,7 @@
 import type { ParticipantSummary } from '../../engine/participants/controls.js'
 import type { Saga } from '../../engine/types.js'
 import type { DefinitionStats, FailureGroup, InterventionItem, StuckSaga } from '../data.js'
-import { age, oneLine, percent, shortId } from '../format.js'
+import { age, oneLine, percent, readableError, shortId } from '../format.js'
 import type { Cursor } from '../monitor/state.js'
 import type { ViewName, ViewRows } from '../views.js'
 import { statusColor } from './colors.js'
@@ -13,20 +13,26 @@ const since = (now: number, d: Date): string => age(now - d.getTime())
 function liveColumns(now: number): Array<Column<Saga>> {
   return [
     { title: 'ID', width: 13, cell: (s) => shortId(s.id) },
-    { title: 'DEFINITION', width: 14, min: 8, grow: 1, cell: (s) => s.definition },
-    { title: 'STATUS', width: 12, cell: (s) => s.status, color: (s) => statusColor(s.status) },
-    { title: 'STEP', width: 16, min: 8, grow: 1, cell: (s) => s.currentStep ?? '' },
+    { title: 'DEFINITION', width: 24, min: 8, fit: true, cell: (s) => s.definition },
+    { title: 'STATUS', width: 12, min: 6, fit: true, cell: (s) => s.status, color: (s) => statusColor(s.status) },
+    { title: 'STEP', width: 24, min: 8, fit: true, cell: (s) => s.currentStep ?? '' },
     { title: 'REV', width: 4, align: 'right', optional: true, cell: (s) => String(s.revision) },
     { title: 'AGE', width: 4, align: 'right', cell: (s) => since(now, s.createdAt) },
-    { title: 'ERROR / REASON', width: 14, min: 6, grow: 3, cell: (s) => oneLine(s.waitingFor ? `waiting for participant ${s.waitingFor}` : (s.lastError ?? s.reason)) },
+    {
+      title: 'ERROR / REASON',
+      width: 14,
+      min: 12,
+      grow: 3,
+      cell: (s) => oneLine(s.waitingFor ? `waiting for participant ${s.waitingFor}` : readableError(s.lastError ?? s.reason ?? '')),
+    },
   ]
 }
 
 function stuckColumns(now: number): Array<Column<StuckSaga>> {
   return [
     { title: 'ID', width: 13, cell: (r) => shortId(r.saga.id) },
-    { title: 'DEFINITION', width: 14, min: 8, cell: (r) => r.saga.definition },
-    { title: 'STATUS', width: 12, cell: (r) => r.saga.status, color: (r) => statusColor(r.saga.status) },
+    { title: 'DEFINITION', width: 24, min: 8, fit: true, cell: (r) => r.saga.definition },
+    { title: 'STATUS', width: 12, min: 6, fit: true, cell: (r) => r.saga.status, color: (r) => statusColor(r.saga.status) },
     { title: 'IDLE', width: 4, align: 'right', cell: (r) => since(now, r.saga.updatedAt) },
     // The reason is what the operator came for: it takes all the spare width.
     { title: 'WHY', width: 30, min: 20, grow: 1, cell: (r) => r.why },
@@ -36,23 +42,23 @@ function stuckColumns(now: number): Array<Column<StuckSaga>> {
 function interventionColumns(now: number): Array<Column<InterventionItem>> {
   return [
     { title: 'SAGA', width: 13, cell: (r) => shortId(r.intervention.sagaId) },
-    { title: 'DEFINITION', width: 14, min: 8, grow: 1, cell: (r) => r.definition ?? '?' },
+    { title: 'DEFINITION', width: 24, min: 8, fit: true, cell: (r) => r.definition ?? '?' },
     {
       title: 'STEP',
-      width: 16,
+      width: 31,
       min: 8,
-      grow: 1,
+      fit: true,
       cell: (r) => `${r.intervention.step ?? ''}${r.intervention.phase === 'compensation' ? ' (comp)' : ''}`,
     },
     { title: 'OPEN', width: 4, align: 'right', cell: (r) => since(now, r.intervention.createdAt) },
-    { title: 'REASON', width: 20, min: 12, grow: 3, cell: (r) => oneLine(r.intervention.reason) },
+    { title: 'REASON', width: 20, min: 12, grow: 3, cell: (r) => oneLine(readableError(r.intervention.reason)) },
   ]
 }
 
 const count = (n: number): string => String(n)
 
 const definitionColumns: Array<Column<DefinitionStats>> = [
-  { title: 'DEFINITION', width: 20, min: 10, grow: 1, cell: (d) => d.name },
+  { title: 'DEFINITION', width: 40, min: 10, fit: true, cell: (d) => d.name },
   { title: 'VER', width: 4, align: 'right', cell: (d) => (d.latestVersion === null ? '-' : String(d.latestVersion)) },
   { title: 'ACTIVE', width: 7, align: 'right', cell: (d) => count(d.active) },
   { title: 'DONE 24H', width: 8, align: 'right', cell: (d) => count(d.completed) },
@@ -69,16 +75,24 @@ const definitionColumns: Array<Column<DefinitionStats>> = [
 
 const groupColumns: Array<Column<FailureGroup>> = [
   { title: 'COUNT', width: 5, align: 'right', cell: (g) => count(g.count) },
-  { title: 'DEFINITION', width: 14, min: 8, grow: 1, cell: (g) => g.definition },
-  { title: 'STEP', width: 16, min: 8, grow: 1, cell: (g) => g.step ?? '' },
-  { title: 'STATUS', width: 12, optional: true, cell: (g) => g.statuses.join(','), color: (g) => (g.statuses.length === 1 ? statusColor(g.statuses[0]!) : undefined) },
-  { title: 'ERROR', width: 20, min: 12, grow: 3, cell: (g) => g.error || '(no error)' },
+  { title: 'DEFINITION', width: 24, min: 8, fit: true, cell: (g) => g.definition },
+  { title: 'STEP', width: 24, min: 8, fit: true, cell: (g) => g.step ?? '' },
+  {
+    title: 'STATUS',
+    width: 25,
+    min: 12,
+    fit: true,
+    optional: true,
+    cell: (g) => g.statuses.join(','),
+    color: (g) => (g.statuses.length === 1 ? statusColor(g.statuses[0]!) : undefined),
+  },
+  { title: 'ERROR', width: 20, min: 12, grow: 3, cell: (g) => (g.error ? readableError(g.error) : '(no error)') },
 ]
 
 const rate = (v: number | null): string => (v === null ? '' : `≤${v < 1000 ? `${v}ms` : `${v / 1000}s`}`)
 
 const participantColumns: Array<Column<ParticipantSummary>> = [
-  { title: 'PARTICIPANT', width: 24, min: 12, grow: 2, cell: (p) => p.name },
+  { title: 'PARTICIPANT', width: 40, min: 12, fit: true, cell: (p) => p.name },
   { title: 'STATE', width: 9, cell: (p) => p.state, color: (p) => PARTICIPANT_COLORS[p.state] },
   { title: 'CALLS/M', width: 7, align: 'right', cell: (p) => count(p.callsLastMinute) },
   { title: 'ERR', width: 5, align: 'right', cell: (p) => percent(p.errorRate), color: (p) => ((p.errorRate ?? 0) > 0.1 ? 'red' : undefined) },

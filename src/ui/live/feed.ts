@@ -178,23 +178,9 @@ export class MonitorFeed {
   }
 
   private async readView(view: ViewName, filter: LiveFilter, limit: number): Promise<ViewRows[ViewName]> {
-    switch (view) {
-      case 'live':
-        return this.data.liveSagas({ status: statusesFor(filter.status), definition: filter.definition ?? undefined, text: filter.text || undefined, limit })
-      case 'stuck':
-        return this.data.stuck({ stuckAfterMs: this.opts.stuckAfterMs, limit })
-      case 'interventions':
-        return this.data.interventions({ limit })
-      case 'definitions': {
-        const rows = await this.data.definitions()
-        this.sink.definitionNames(rows.map((r) => r.name))
-        return rows
-      }
-      case 'groups':
-        return this.data.failureGroups({ limit })
-      case 'participants':
-        return this.data.participants()
-    }
+    const rows = await readView(this.data, view, { filter, limit, stuckAfterMs: this.opts.stuckAfterMs })
+    if (view === 'definitions') this.sink.definitionNames((rows as ViewRows['definitions']).map((r) => r.name))
+    return rows
   }
 
   private async loadPatch(): Promise<void> {
@@ -215,5 +201,24 @@ export class MonitorFeed {
   private async loadNames(): Promise<void> {
     const rows = await this.data.definitions()
     if (!this.stopped) this.sink.definitionNames(rows.map((r) => r.name))
+  }
+}
+
+/** One view's rows, as the console reads them. */
+export async function readView(data: MonitorData, view: ViewName, q: { filter: LiveFilter; limit: number; stuckAfterMs: number }): Promise<ViewRows[ViewName]> {
+  const { filter, limit } = q
+  switch (view) {
+    case 'live':
+      return data.liveSagas({ status: statusesFor(filter.status), definition: filter.definition ?? undefined, text: filter.text || undefined, limit })
+    case 'stuck':
+      return data.stuck({ stuckAfterMs: q.stuckAfterMs, limit })
+    case 'interventions':
+      return data.interventions({ limit })
+    case 'definitions':
+      return data.definitions()
+    case 'groups':
+      return data.failureGroups({ limit })
+    case 'participants':
+      return data.participants()
   }
 }

@@ -137,7 +137,7 @@ export function Monitor({ data, listen, actions, operator, refreshMs = 2000, stu
       <Box flexDirection="column" height={body} overflow="hidden">
         {main}
       </Box>
-      <StatusLine status={state.status} problem={state.problem} busy={state.busy} />
+      <StatusLine status={state.status} problem={state.problem} busy={state.busy} width={columns} />
     </Box>
   )
 }

@@ -14,7 +14,7 @@ export interface TableProps<R> {
 
 /** A scrolling table cut to the terminal width; the selected row is inverse. Renders only. */
 export function Table<R>({ columns, rows, selected, offset, height, width, empty }: TableProps<R>) {
-  const placed = fitColumns(columns, width)
+  const placed = fitColumns(columns, width, rows)
   const visible = rows.slice(offset, offset + height)
   return (
     <Box flexDirection="column" width={width}>
