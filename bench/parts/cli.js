@@ -1,13 +1,17 @@
-// d. CLI responsiveness: `sagactl --version` against bare `node -e 0`, and
+// d. CLI responsiveness: start-up of `sagactl --version`, `saga list --limit 50` and
+// `saga start` on the server against bare `node -e 0`, interleaved in one run, and
 // `saga list --json --limit 50 --status completed` over 1,000,000 sagas, wall clock.
-import { product } from '../lib/sagactl.js'
+import { THREE } from '../lib/engine-run.js'
+import { freshSchema, product } from '../lib/sagactl.js'
 import { BIN, log, median, percentile, runCli, runProcess, uuidV7Sql, withClient } from '../lib/util.js'
 import { fmt } from './throughput.js'
 import { embeddedRows, embeddedTable } from './cli-embedded.js'
 
 const ROWS = 1_000_000
 const SCHEMA = 'list1m'
-const VERSION_RATIO_TARGET = 3
+const START_SCHEMA = 'cli_start'
+const VERSION_RATIO_TARGET = 2
+const COMMAND_RATIO_TARGET = 3
 const LIST_TARGET_MS = 300
 
 /** 1M sagas over the last ~28 hours, time-ordered ids, mostly completed; kept between runs. */
@@ -49,11 +53,35 @@ async function ensureMillion(url) {
   return true
 }
 
+const stats = (ms) => ({ median: median(ms), p90: percentile(ms, 90), min: Math.min(...ms), runs: ms.map((x) => Math.round(x)) })
+
+/**
+ * Fresh processes of each command in turn, round after round (after one warm-up round),
+ * so that a drift of the shared machine weighs on every command alike.
+ */
+async function interleaved(n, commands) {
+  const ms = Object.fromEntries(Object.keys(commands).map((k) => [k, []]))
+  for (let round = -1; round < n; round++) {
+    for (const [name, fn] of Object.entries(commands)) {
+      const t = await fn()
+      if (round >= 0) ms[name].push(t)
+    }
+  }
+  return Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, stats(v)]))
+}
+
+async function cliMs(args, check) {
+  const r = await runCli(args)
+  if (r.code !== 0) throw new Error(`sagactl ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
+  check?.(r.stdout)
+  return r.ms
+}
+
 async function timed(n, fn) {
   await fn() // warm-up: page cache, compiled code
   const ms = []
   for (let i = 0; i < n; i++) ms.push(await fn())
-  return { median: median(ms), p90: percentile(ms, 90), min: Math.min(...ms), runs: ms.map((x) => Math.round(x)) }
+  return stats(ms)
 }
 
 export default {
@@ -64,12 +92,20 @@ export default {
     const url = await ctx.cluster.ensureDatabase('sagactl_bench_list')
     const filled = await ensureMillion(url)
 
-    const node = await timed(n, async () => (await runProcess(process.execPath, ['-e', '0'])).ms)
-    const version = await timed(n, async () => {
-      const r = await runCli(['--version'])
-      if (r.code !== 0) throw new Error(`sagactl --version exited ${r.code}: ${r.stderr}`)
-      return r.ms
+    await freshSchema(url, START_SCHEMA, [THREE.text])
+    const server = ['--database-url', url]
+    let key = 0
+    const startup = await interleaved(n, {
+      node: async () => (await runProcess(process.execPath, ['-e', '0'])).ms,
+      version: () => cliMs(['--version'], (out) => {
+        if (!/^sagactl\/\S+ \S+ node-v/.test(out)) throw new Error(`sagactl --version printed ${JSON.stringify(out)}`)
+      }),
+      list: () => cliMs(['saga', 'list', '--limit', '50', ...server, '--schema', SCHEMA], (out) => {
+        if (out.split('\n').length < 53) throw new Error('saga list --limit 50 did not print a table of 50 sagas')
+      }),
+      start: () => cliMs(['saga', 'start', 'bench-three', '--input', '{}', '--key', `s-${process.pid}-${key++}`, ...server, '--schema', START_SCHEMA]),
     })
+    const { node, version } = startup
     const args = ['saga', 'list', '--json', '--limit', '50', '--status', 'completed', '--database-url', url, '--schema', SCHEMA]
     const list = await timed(n, async () => {
       const r = await runCli(args)
@@ -93,32 +129,39 @@ export default {
     }
     const embedded = await embeddedRows(ctx, n)
     const ownerRatio = Math.max(...['list', 'start', 'show'].map((c) => embedded.through[c].median / embedded.server[c].median))
-    log(`  node -e 0 ${node.median.toFixed(0)} ms, sagactl --version ${version.median.toFixed(0)} ms, saga list ${list.median.toFixed(0)} ms (query alone ${query.median.toFixed(1)} ms)`)
-    const ratio = version.median / node.median
+    const ratio = (c) => startup[c].median / node.median
+    log(`  node -e 0 ${node.median.toFixed(0)} ms; --version ${fmt(ratio('version'), 2)}x, saga list --limit 50 ${fmt(ratio('list'), 2)}x, saga start ${fmt(ratio('start'), 2)}x of it; saga list over 1M ${list.median.toFixed(0)} ms (query alone ${query.median.toFixed(1)} ms)`)
     return {
       title: this.title,
       params: { repeats: n, rows: ROWS, filledThisRun: filled, bin: BIN.replace(/^.*\/(bin\/)/, '$1') },
-      figures: { node, version, list, query, embedded },
+      figures: { node, version, startup, list, query, embedded },
       targets: [
-        { metric: '`sagactl --version` / `node -e 0`', value: `${fmt(ratio, 2)}x`, target: `<= ${VERSION_RATIO_TARGET}x`, met: ratio <= VERSION_RATIO_TARGET },
+        { metric: '`sagactl --version` / `node -e 0`', value: `${fmt(ratio('version'), 2)}x`, target: `<= ${VERSION_RATIO_TARGET}x`, met: ratio('version') <= VERSION_RATIO_TARGET },
+        { metric: '`saga list --limit 50` on the server / `node -e 0`', value: `${fmt(ratio('list'), 2)}x`, target: `<= ${COMMAND_RATIO_TARGET}x`, met: ratio('list') <= COMMAND_RATIO_TARGET },
+        { metric: '`saga start` on the server / `node -e 0`', value: `${fmt(ratio('start'), 2)}x`, target: `<= ${COMMAND_RATIO_TARGET}x`, met: ratio('start') <= COMMAND_RATIO_TARGET },
         { metric: '`saga list --json --limit 50 --status completed`, 1M sagas, wall', value: `${fmt(list.median, 0)} ms`, target: `< ${LIST_TARGET_MS} ms`, met: list.median < LIST_TARGET_MS },
         { metric: 'short command on the embedded default through an owner / on the server (worst of list, start, show)', value: `${fmt(ownerRatio, 2)}x`, target: '<= 1.5x', met: ownerRatio <= 1.5 },
       ],
       tables: [
         {
-          head: ['command', 'median ms', 'p90 ms', 'min ms'],
+          head: ['command', 'median ms', 'p90 ms', 'min ms', '/ node -e 0'],
           rows: [
-            ['node -e 0', fmt(node.median, 0), fmt(node.p90, 0), fmt(node.min, 0)],
-            ['sagactl --version', fmt(version.median, 0), fmt(version.p90, 0), fmt(version.min, 0)],
-            ['sagactl saga list --json --limit 50 --status completed (1M sagas)', fmt(list.median, 0), fmt(list.p90, 0), fmt(list.min, 0)],
-            ['  of which the query (listSagas in-process, warm pool)', fmt(query.median, 1), fmt(query.p90, 1), fmt(query.min, 1)],
+            ...[
+              ['node -e 0', 'node'],
+              ['sagactl --version', 'version'],
+              ['sagactl saga list --limit 50 (table, server, 1M sagas)', 'list'],
+              ['sagactl saga start (server)', 'start'],
+            ].map(([label, c]) => [label, fmt(startup[c].median, 0), fmt(startup[c].p90, 0), fmt(startup[c].min, 0), `${fmt(ratio(c), 2)}x`]),
+            ['sagactl saga list --json --limit 50 --status completed (1M sagas)', fmt(list.median, 0), fmt(list.p90, 0), fmt(list.min, 0), `${fmt(list.median / node.median, 2)}x`],
+            ['  of which the query (listSagas in-process, warm pool)', fmt(query.median, 1), fmt(query.p90, 1), fmt(query.min, 1), ''],
           ],
         },
         embeddedTable(embedded),
       ],
       notes: [
         'The embedded rows: a fresh directory with a few sagas; "through an owner" while `sagactl metrics` (a long-running command) serves it, "no owner" when the command opens PGlite itself. The server rows run the same commands on a small schema of the same server.',
-        `Wall time of a new process each time (\`node bin/run.js\`), median of ${n} after one warm-up. The 1M sagas are generated in SQL (time-ordered UUIDv7-layout ids, ~95% completed, ANALYZEd) in schema ${SCHEMA} of database sagactl_bench_list and kept for later runs.`,
+        `Start-up: wall time of a new process each time (\`node bin/run.js\`, output to a pipe), median of ${n} after one warm-up round; node -e 0, --version, saga list and saga start take turns, round after round, so each ratio compares processes run side by side. saga start enqueues bench-three (with a new --key each time) in schema ${START_SCHEMA}; saga list prints the table of the 50 newest of the 1M sagas.`,
+        `The 1M-saga --json row: median of ${n} after one warm-up, run after the start-up rounds. The 1M sagas are generated in SQL (time-ordered UUIDv7-layout ids, ~95% completed, ANALYZEd) in schema ${SCHEMA} of database sagactl_bench_list and kept for later runs.`,
       ],
     }
   },
