@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import pg from 'pg'
+import type { ClientConfig, Pool, PoolClient, QueryConfig } from 'pg'
+import pg from './pg-module.js'
 import { channelFor, quoteIdent, type Database, type Queryable, type QueryOptions, type QueryResult } from './types.js'
 import { isStartupParameterRejected, mapDriverError } from './errors.js'
 import { NotificationsSilentError } from '../errors.js'
@@ -38,7 +39,7 @@ export class PgDatabase implements Database {
   readonly kind = 'pg'
   readonly displayUrl: string
   readonly schema: string
-  private pool: pg.Pool
+  private pool: Pool
   private pooler: boolean
   private checked: Promise<void> | undefined
 
@@ -54,7 +55,7 @@ export class PgDatabase implements Database {
     return this.pooler
   }
 
-  private clientConfig(url: string, pooler: boolean): pg.ClientConfig {
+  private clientConfig(url: string, pooler: boolean): ClientConfig {
     return {
       connectionString: url,
       // Only for ad-hoc SQL typed against this schema: sagactl's own statements name it themselves.
@@ -65,7 +66,7 @@ export class PgDatabase implements Database {
     }
   }
 
-  private newPool(): pg.Pool {
+  private newPool(): Pool {
     const pool = new pg.Pool({ ...this.clientConfig(this.opts.url, this.pooler), max: this.opts.max ?? 10, idleTimeoutMillis: 30_000 })
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {})
@@ -109,7 +110,7 @@ export class PgDatabase implements Database {
     await old.end().catch(() => {})
   }
 
-  private statement(sql: string, params: unknown[] | undefined, opts: QueryOptions | undefined): pg.QueryConfig {
+  private statement(sql: string, params: unknown[] | undefined, opts: QueryOptions | undefined): QueryConfig {
     return { text: sql, values: params, name: this.pooler ? undefined : opts?.name }
   }
 
@@ -133,7 +134,7 @@ export class PgDatabase implements Database {
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient
+    let client: PoolClient
     try {
       await this.ready()
       client = await this.pool.connect()

@@ -83,8 +83,6 @@ export const DEFAULTS = Object.freeze({
   moduleExport: 'default',
 })
 
-export const isHttpCall = (call: Call): call is HttpCall => 'http' in call
-
 // ---- schema: validates the file as written; normalise() below fills in defaults ----
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/

@@ -1,5 +1,6 @@
 import { callSecrets } from '../env-ref.js'
-import { isHttpCall, type Call } from '../definition.js'
+import { isHttpCall } from '../call-kind.js'
+import type { Call } from '../definition.js'
 import { dtmProtocol } from './dtm.js'
 import { executeHttp } from './http.js'
 import { executeModule } from './module.js'

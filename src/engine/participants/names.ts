@@ -1,4 +1,5 @@
-import { isHttpCall, type Call, type CircuitPolicy, type ParticipantLimits, type SagaDefinition, type StepDef } from '../definition.js'
+import { isHttpCall } from '../call-kind.js'
+import type { Call, CircuitPolicy, ParticipantLimits, SagaDefinition, StepDef } from '../definition.js'
 import { resolveEnvRefs } from '../env-ref.js'
 import type { Phase } from '../types.js'
 

@@ -1,0 +1,57 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Config } from '@oclif/core'
+import { afterAll, describe, expect, it } from 'vitest'
+import { BIN, cleanEnv, runCli } from '../helpers/cli.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const hasScript = spawnSync('script', ['--version']).status === 0
+
+// What the start-up shortcuts must leave as oclif made it: --version, help, autocomplete,
+// and the suggestion for a mistyped command.
+describe('start-up', () => {
+  const cache = mkdtempSync(join(tmpdir(), 'sagactl-startup-'))
+  afterAll(() => rmSync(cache, { recursive: true, force: true }))
+
+  it('--version prints exactly the line oclif prints', async () => {
+    const config = await Config.load(ROOT)
+    const r = await runCli(['--version'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`${config.userAgent}\n`)
+    expect(r.stdout).toMatch(/^sagactl\/\d+\.\d+\.\d+ \S+-\S+ node-v\d+/)
+  })
+
+  it('--help still lists the topics and commands, help and autocomplete among them', async () => {
+    const r = await runCli(['--help'])
+    expect(r.code).toBe(0)
+    for (const word of ['TOPICS', 'saga', 'COMMANDS', 'worker', 'help', 'autocomplete']) expect(r.stdout).toContain(word)
+  })
+
+  it('autocomplete still prints its setup for bash', async () => {
+    const r = await runCli(['autocomplete', 'bash'], { env: { XDG_CACHE_HOME: cache, HOME: cache } })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('sagactl autocomplete')
+  })
+
+  it.runIf(hasScript)('a mistyped command is met with "Did you mean" in a terminal, and exit 127', async () => {
+    const child = spawn('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} workr`, '/dev/null'], {
+      env: { ...cleanEnv(), TERM: 'dumb' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let out = ''
+    const answered = new Promise<void>((resolve) => {
+      child.stdout.on('data', (d) => {
+        out += d
+        if (/Did you mean/.test(out)) resolve()
+      })
+    })
+    await answered
+    child.stdin.write('n\r')
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(out.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')).toContain('Did you mean worker?')
+    expect(code).toBe(127)
+  }, 30_000)
+})
