@@ -36,7 +36,7 @@ describe('start-up', () => {
     expect(r.stdout).toContain('sagactl autocomplete')
   })
 
-  it.runIf(hasScript)('a mistyped command is met with "Did you mean" in a terminal, and exit 127', async () => {
+  it.runIf(hasScript)('a mistyped command is met with "Did you mean" in a terminal; declined, it exits 2', async () => {
     const child = spawn('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} workr`, '/dev/null'], {
       env: { ...cleanEnv(), TERM: 'dumb' },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -52,6 +52,6 @@ describe('start-up', () => {
     child.stdin.write('n\r')
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     expect(out.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')).toContain('Did you mean worker?')
-    expect(code).toBe(127)
+    expect(code).toBe(2)
   }, 30_000)
 })
