@@ -86,7 +86,59 @@ WITH c AS (
 )
 UPDATE {{schema}}.sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
 FROM c WHERE s.id = c.id
-RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`
+RETURNING c.previous_owner, false AS started, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`
+
+/**
+ * The worker's claim, which also starts the sagas it can: a pending saga, never leased,
+ * before its deadline, of a definition in $4 (`{"name@version": "first step name"}`)
+ * leaves the claim running its first step (attempt 1), with the step row and the
+ * saga.started and step.started events the start transition would have written. That
+ * transition would be the next statement anyway, with nothing in between that could
+ * change it; folding it in saves a statement and a commit per saga.
+ */
+const CLAIM_STARTING_SQL = `
+WITH c AS (
+  SELECT id, lease_owner AS previous_owner,
+         status = 'pending' AND lease_owner IS NULL AND (deadline_at IS NULL OR deadline_at > now())
+           AND $4::jsonb ? (definition || '@' || version) AS starts
+  FROM {{schema}}.sagas
+  WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now()
+  ORDER BY due_at
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+), u AS (
+  UPDATE {{schema}}.sagas s SET
+    lease_owner = $1,
+    due_at = now() + $2 * interval '1 millisecond',
+    status = CASE WHEN c.starts THEN 'running' ELSE s.status END,
+    step_index = CASE WHEN c.starts THEN 0 ELSE s.step_index END,
+    step_name = CASE WHEN c.starts THEN $4::jsonb ->> (s.definition || '@' || s.version) ELSE s.step_name END,
+    revision = s.revision + CASE WHEN c.starts THEN 1 ELSE 0 END,
+    last_error = CASE WHEN c.starts THEN NULL ELSE s.last_error END,
+    waiting_for = CASE WHEN c.starts THEN NULL ELSE s.waiting_for END,
+    updated_at = CASE WHEN c.starts THEN now() ELSE s.updated_at END
+  FROM c WHERE s.id = c.id
+  RETURNING c.previous_owner, c.starts AS started, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}
+), st AS (
+  INSERT INTO {{schema}}.steps AS t (saga_id, step_index, phase, name, status, attempts, started_at, updated_at)
+  SELECT u.id, 0, 'action', u.step_name, 'running', 1, now(), now() FROM u WHERE u.started
+  ON CONFLICT (saga_id, step_index, phase) DO UPDATE SET
+    status = 'running', attempts = 1, last_error = NULL, error_kind = NULL,
+    started_at = COALESCE(t.started_at, EXCLUDED.started_at), finished_at = NULL, updated_at = now()
+), ev AS (
+  INSERT INTO {{schema}}.events (saga_id, type, step, phase, attempt)
+  SELECT u.id, e.type, CASE WHEN e.ord = 2 THEN u.step_name END, CASE WHEN e.ord = 2 THEN 'action' END, CASE WHEN e.ord = 2 THEN 1 END
+  FROM u CROSS JOIN (VALUES (1, 'saga.started'), (2, 'step.started')) AS e(ord, type)
+  WHERE u.started
+  ORDER BY u.id, e.ord
+)
+SELECT u.*, (
+  SELECT pg_notify($5, CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
+    ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', 'running', 'event', 'step.started', 'step', a.step_name)))
+  END::text)
+  FROM u a WHERE a.started HAVING count(*) > 0
+) AS notified
+FROM u`
 
 export interface NewSaga {
   id: string
@@ -103,6 +155,19 @@ export interface ClaimedSaga {
   saga: Saga
   /** The worker whose lease had expired, when this claim takes a saga over. */
   reclaimedFrom: string | null
+  /** The claim started the saga: it is running its first step, attempt 1, and the call is next. */
+  started: boolean
+}
+
+/** Definitions whose first step a claim may start: `name@version` to the first step's name. */
+export type StartableDefinitions = Record<string, string>
+
+function claimed(r: Record<string, unknown>, workerId: string): ClaimedSaga {
+  return {
+    saga: toSaga(r),
+    reclaimedFrom: r.previous_owner && r.previous_owner !== workerId ? (r.previous_owner as string) : null,
+    started: r.started === true,
+  }
 }
 
 export class SagaStore {
@@ -163,10 +228,13 @@ export class SagaStore {
       onlyId ? [workerId, leaseMs, limit, onlyId] : [workerId, leaseMs, limit],
       { name: onlyId ? 'sagactl_claim_one' : 'sagactl_claim' },
     )
-    return res.rows.map((r) => ({
-      saga: toSaga(r),
-      reclaimedFrom: r.previous_owner && r.previous_owner !== workerId ? (r.previous_owner as string) : null,
-    }))
+    return res.rows.map((r) => claimed(r, workerId))
+  }
+
+  /** A claim that also starts the pending sagas of `startable` definitions (see CLAIM_STARTING_SQL). */
+  async claimStarting(workerId: string, leaseMs: number, limit: number, startable: StartableDefinitions): Promise<ClaimedSaga[]> {
+    const res = await this.db.query(CLAIM_STARTING_SQL, [workerId, leaseMs, limit, JSON.stringify(startable), this.channel], { name: 'sagactl_claim_start' })
+    return res.rows.map((r) => claimed(r, workerId))
   }
 
   async steps(sagaIds: string[], q: Queryable = this.db): Promise<StepRecord[]> {

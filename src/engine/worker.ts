@@ -1,10 +1,11 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import { SagaStore } from '../db/saga-store.js'
+import { SagaStore, type StartableDefinitions } from '../db/saga-store.js'
 import { errorLine } from '../errors.js'
 import { workChannelFor, type Database } from '../db/types.js'
 import { DefinitionCache } from './definitions.js'
 import { ParticipantGate } from './participants/gate.js'
+import { participantFor } from './participants/names.js'
 import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
 import type { SagaView } from './planner.js'
@@ -145,7 +146,7 @@ export class Worker {
       }
       let claimed: Awaited<ReturnType<SagaStore['claim']>> = []
       try {
-        claimed = await this.store.claim(this.id, this.leaseMs, free)
+        claimed = await this.store.claimStarting(this.id, this.leaseMs, free, this.startable())
       } catch (err) {
         this.stats.errors++
         this.log(`claim failed: ${(err as Error).message}`)
@@ -157,7 +158,7 @@ export class Worker {
         continue
       }
       this.stats.claimed += claimed.length
-      const withHistory = claimed.filter((c) => c.saga.status !== 'pending').map((c) => c.saga.id)
+      const withHistory = claimed.filter((c) => c.saga.status !== 'pending' && !c.started).map((c) => c.saga.id)
       const steps = await this.store.steps(withHistory).catch(() => null)
       if (!steps) {
         await this.store.release(this.id, claimed.map((c) => c.saga.id)).catch(() => {})
@@ -166,13 +167,26 @@ export class Worker {
       }
       for (const c of claimed) {
         const own = steps.filter((s) => s.sagaId === c.saga.id)
-        const run = this.runOne(c.saga, own, c.reclaimedFrom)
+        const run = this.runOne(c.saga, own, c.reclaimedFrom, c.started)
         this.inflight.set(c.saga.id, run)
       }
     }
   }
 
-  private async runOne(saga: Saga, steps: StepRecord[], reclaimedFrom: string | null): Promise<void> {
+  /**
+   * The definitions whose pending sagas the next claim may start: those read so far whose
+   * first call the gate would let go at once (a held call must stay unstarted).
+   */
+  private startable(): StartableDefinitions {
+    const out: StartableDefinitions = {}
+    for (const [key, d] of this.defs.loaded) {
+      const first = d.spec.steps[0]
+      if (first && this.gate.admitsAtOnce(participantFor(d.spec, first, 'action', this.opts.env))) out[key] = first.name
+    }
+    return out
+  }
+
+  private async runOne(saga: Saga, steps: StepRecord[], reclaimedFrom: string | null, startedByClaim: boolean): Promise<void> {
     const ctx: RunnerContext = {
       store: this.store,
       writer: this.writer,
@@ -184,7 +198,7 @@ export class Worker {
     }
     try {
       const def = await this.defs.get(saga.definition, saga.version)
-      const end: RunEnd = await runSaga(ctx, def.spec, saga, steps, reclaimedFrom)
+      const end: RunEnd = await runSaga(ctx, def.spec, saga, steps, reclaimedFrom, startedByClaim)
       this.stats[end]++
     } catch (err) {
       // The lease stays with this worker until it expires; then any worker retries from the last commit.
