@@ -140,16 +140,56 @@ SELECT u.*, (
 ) AS notified
 FROM u`
 
-export interface NewSaga {
+/** A start as the engine asks for it: the definition's latest version unless `version` is given. */
+export interface NewStart {
   id: string
   definition: string
-  version: number
+  version: number | null
   input: unknown
   key: string | null
-  tags?: Record<string, string>
-  deadlineAt: Date | null
-  forkedFrom?: string | null
+  tags: Record<string, string>
 }
+
+export interface Started {
+  saga: Saga
+  created: boolean
+}
+
+/**
+ * Any number of starts in one statement: each one's definition version and deadline are
+ * read from the definitions table in the statement itself, its pending saga and its
+ * saga.created event are written, and the workers and the console are woken once for
+ * all of them. A start whose key was used before gets the saga it started.
+ */
+const START_SQL = `
+WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, id uuid, definition text, version int, input jsonb, key text, tags jsonb)
+), ins AS (
+  INSERT INTO {{schema}}.sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at, tags)
+  SELECT r.id, r.definition, d.version, 'pending', COALESCE(r.input, 'null'::jsonb), r.key, now(),
+         CASE WHEN d.timeout IS NOT NULL THEN now() + d.timeout * interval '1 millisecond' END, COALESCE(r.tags, '{}'::jsonb)
+  FROM r CROSS JOIN LATERAL (
+    SELECT x.version, (x.spec->>'timeout')::bigint AS timeout FROM {{schema}}.definitions x
+    WHERE x.name = r.definition AND (r.version IS NULL OR x.version = r.version)
+    ORDER BY x.version DESC LIMIT 1
+  ) d
+  ORDER BY r.ord
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING ${SAGA_COLUMNS}
+), ev AS (
+  INSERT INTO {{schema}}.events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins ORDER BY id
+), n AS (
+  SELECT pg_notify($2, CASE WHEN a.n > 40 THEN json_build_object('count', a.n) ELSE json_build_object('count', a.n, 'changes', a.changes) END::text),
+         pg_notify($3, '')
+  FROM (SELECT count(*) AS n, json_agg(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)) AS changes FROM ins) a
+  -- Notifying transactions commit one at a time: only the start holding this lock notifies (see sql/0002_service_api.sql).
+  WHERE a.n > 0 AND pg_try_advisory_xact_lock(hashtext('sagactl.notify'), hashtext($4))
+)
+SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
+UNION ALL
+SELECT false AS created, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}
+FROM {{schema}}.sagas s JOIN r ON r.key IS NOT NULL AND s.idempotency_key = r.key
+WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.idempotency_key = r.key)`
 
 export interface ClaimedSaga {
   saga: Saga
@@ -179,41 +219,23 @@ export class SagaStore {
     this.workChannel = workChannelFor(db.schema)
   }
 
-  /** Inserts a pending saga, or returns the one already started with the same key. */
-  async insert(s: NewSaga): Promise<{ saga: Saga; created: boolean }> {
-    // A concurrent start with the same key commits after this statement's snapshot was
-    // taken: ON CONFLICT then skips, the fallback cannot see the row yet; the retry can.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = await this.insertOnce(s)
-      if (found) return found
+  /**
+   * Writes the starts in one statement. Each answer is in the order of `starts`; it is
+   * undefined when the start neither wrote a saga nor found one by its key: an unknown
+   * definition or version, or a concurrent start with the same key that committed after
+   * this statement began (asking again sees it). No two starts may share a key.
+   */
+  async insertMany(starts: NewStart[]): Promise<Array<Started | undefined>> {
+    const rows = starts.map((s, ord) => ({ ord, id: s.id, definition: s.definition, version: s.version, input: s.input ?? null, key: s.key, tags: s.tags }))
+    const res = await this.db.query(START_SQL, [JSON.stringify(rows), this.channel, this.workChannel, this.db.schema], { name: 'sagactl_start' })
+    const byId = new Map<string, Started>()
+    const byKey = new Map<string, Started>()
+    for (const r of res.rows) {
+      const found = { saga: toSaga(r), created: r.created === true }
+      if (found.created) byId.set(found.saga.id, found)
+      else byKey.set(r.idempotency_key as string, found)
     }
-    throw new Error(`saga with key ${s.key} could be neither inserted nor read`)
-  }
-
-  private async insertOnce(s: NewSaga): Promise<{ saga: Saga; created: boolean } | undefined> {
-    const res = await this.db.query(
-      `WITH ins AS (
-         INSERT INTO {{schema}}.sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at, tags, forked_from)
-         VALUES ($1, $2, $3, 'pending', $4, $5, now(), $6, $10::jsonb, $11)
-         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING ${SAGA_COLUMNS}
-       ), ev AS (
-         INSERT INTO {{schema}}.events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins
-       ), n AS (
-         SELECT pg_notify($7, json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
-                pg_notify($8, '')
-         FROM ins
-         -- Notifying transactions commit one at a time: only the start holding this lock notifies (see sql/0002_service_api.sql).
-         WHERE pg_try_advisory_xact_lock(hashtext('sagactl.notify'), hashtext($9))
-       )
-       SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
-       UNION ALL
-       SELECT false AS created, ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel, this.db.schema, JSON.stringify(s.tags ?? {}), s.forkedFrom ?? null],
-      { name: 'sagactl_insert_saga' },
-    )
-    const row = res.rows[0]
-    return row ? { saga: toSaga(row), created: row.created === true } : undefined
+    return starts.map((s) => byId.get(s.id) ?? (s.key === null ? undefined : byKey.get(s.key)))
   }
 
   /**
