@@ -67,12 +67,12 @@ WITH x AS (
   JOIN su ON su.id = r.saga_id
   WHERE i.saga_id = r.saga_id AND i.status = 'open'
 )
-SELECT su.id, pg_notify($7, (
-  SELECT CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
+SELECT su.id, (
+  SELECT pg_notify($7, CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
     ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', a.status, 'event', a.last_event, 'step', a.step_name)))
-  END::text
-  FROM su a
-)) AS notified,
+  END::text)
+  FROM su a HAVING $9::boolean
+) AS notified,
 (SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM x JOIN su ON su.id = x.id WHERE x.due = 'now')) AS woke
 FROM su`
 
@@ -136,7 +136,7 @@ SELECT u.*, (
   SELECT pg_notify($5, CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
     ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', 'running', 'event', 'step.started', 'step', a.step_name)))
   END::text)
-  FROM u a WHERE a.started HAVING count(*) > 0
+  FROM u a WHERE a.started AND $6::boolean HAVING count(*) > 0
 ) AS notified
 FROM u`
 
@@ -213,6 +213,11 @@ function claimed(r: Record<string, unknown>, workerId: string): ClaimedSaga {
 export class SagaStore {
   private readonly channel: string
   private readonly workChannel: string
+  /**
+   * Whether transitions and starting claims notify the events channel. Always, unless an
+   * owner that knows no one listens says otherwise (a worker; see EVENTS_LISTENER_LOCK).
+   */
+  notifyEvents: () => boolean = () => true
 
   constructor(readonly db: Database) {
     this.channel = channelFor(db.schema)
@@ -255,7 +260,9 @@ export class SagaStore {
 
   /** A claim that also starts the pending sagas of `startable` definitions (see CLAIM_STARTING_SQL). */
   async claimStarting(workerId: string, leaseMs: number, limit: number, startable: StartableDefinitions): Promise<ClaimedSaga[]> {
-    const res = await this.db.query(CLAIM_STARTING_SQL, [workerId, leaseMs, limit, JSON.stringify(startable), this.channel], { name: 'sagactl_claim_start' })
+    const res = await this.db.query(CLAIM_STARTING_SQL, [workerId, leaseMs, limit, JSON.stringify(startable), this.channel, this.notifyEvents()], {
+      name: 'sagactl_claim_start',
+    })
     return res.rows.map((r) => claimed(r, workerId))
   }
 
@@ -324,6 +331,7 @@ export class SagaStore {
       JSON.stringify(resolves),
       this.channel,
       this.workChannel,
+      this.notifyEvents(),
     ], { name: 'sagactl_transition' })
     return new Set(res.rows.map((r) => r.id))
   }
