@@ -11,6 +11,12 @@ export interface GroupCommitOptions<I> {
    * commits, the next is already written.
    */
   maxInFlight: number
+  /**
+   * While a statement is on its way, the next goes only once this many items wait: a
+   * statement carrying one or two items costs nearly what a full one does, so under load
+   * fewer, fuller statements beat more of them (default 1).
+   */
+  minBatchWhileBusy?: number
   /** Items with the same key never share a batch: the later one waits for the next. */
   keyOf?: (item: I) => string | null
 }
@@ -38,7 +44,8 @@ export class GroupCommit<I, O> {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.inFlight < this.opts.maxInFlight) {
+    const busyMin = this.opts.minBatchWhileBusy ?? 1
+    while (this.queue.length >= (this.inFlight === 0 ? 1 : busyMin) && this.inFlight < this.opts.maxInFlight) {
       const batch = this.take()
       this.inFlight++
       void this.flush(batch).finally(() => {
