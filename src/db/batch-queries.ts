@@ -99,6 +99,7 @@ export async function claimCompensations(db: Database, owner: string, leaseMs: n
   return res.rows.map((r) => ({
     saga: toSaga(r),
     reclaimedFrom: r.previous_owner && r.previous_owner !== owner ? (r.previous_owner as string) : null,
+    started: false,
   }))
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ClientConfig, Pool, PoolClient, QueryConfig } from 'pg'
 import pg from './pg-module.js'
-import { channelFor, quoteIdent, type Database, type Queryable, type QueryOptions, type QueryResult } from './types.js'
+import { channelFor, EVENTS_LISTENER_LOCK, LISTENER_HELLO, quoteIdent, workChannelFor, type Database, type Queryable, type QueryOptions, type QueryResult } from './types.js'
 import { isStartupParameterRejected, mapDriverError } from './errors.js'
 import { NotificationsSilentError } from '../errors.js'
 import { redactUrl } from './redact.js'
@@ -189,8 +189,12 @@ export class PgDatabase implements Database {
         if (msg.payload === probe) arrived()
         else handler(msg.payload ?? '')
       })
+      const events = channel === channelFor(this.schema)
+      // Announced before listening: a worker that sees the lock notifies its transitions.
+      if (events) await client.query(`SELECT pg_advisory_lock_shared(${EVENTS_LISTENER_LOCK})`, [this.schema])
       await client.query(`LISTEN ${quoteIdent(channel)}`)
       await this.query('SELECT pg_notify($1, $2)', [channel, probe])
+      if (events) await this.query('SELECT pg_notify($1, $2)', [workChannelFor(this.schema), LISTENER_HELLO])
     } catch (err) {
       await end()
       throw mapDriverError(err, redactUrl(url), this.schema)

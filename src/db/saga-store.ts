@@ -68,12 +68,12 @@ WITH x AS (
   JOIN su ON su.id = r.saga_id
   WHERE i.saga_id = r.saga_id AND i.status = 'open'
 )
-SELECT su.id, pg_notify($7, (
-  SELECT CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
+SELECT su.id, (
+  SELECT pg_notify($7, CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
     ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', a.status, 'event', a.last_event, 'step', a.step_name)))
-  END::text
-  FROM su a
-)) AS notified,
+  END::text)
+  FROM su a HAVING $9::boolean
+) AS notified,
 (SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM x JOIN su ON su.id = x.id WHERE x.due = 'now')) AS woke
 FROM su`
 
@@ -87,69 +87,161 @@ WITH c AS (
 )
 UPDATE {{schema}}.sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
 FROM c WHERE s.id = c.id
-RETURNING c.previous_owner, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`
+RETURNING c.previous_owner, false AS started, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}`
 
-export interface NewSaga {
+/**
+ * The worker's claim, which also starts the sagas it can: a pending saga, never leased,
+ * before its deadline, of a definition in $4 (`{"name@version": "first step name"}`)
+ * leaves the claim running its first step (attempt 1), with the step row and the
+ * saga.started and step.started events the start transition would have written. That
+ * transition would be the next statement anyway, with nothing in between that could
+ * change it; folding it in saves a statement and a commit per saga.
+ */
+const CLAIM_STARTING_SQL = `
+WITH c AS (
+  SELECT id, lease_owner AS previous_owner,
+         status = 'pending' AND lease_owner IS NULL AND (deadline_at IS NULL OR deadline_at > now())
+           AND $4::jsonb ? (definition || '@' || version) AS starts
+  FROM {{schema}}.sagas
+  WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now()
+  ORDER BY due_at
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+), u AS (
+  UPDATE {{schema}}.sagas s SET
+    lease_owner = $1,
+    due_at = now() + $2 * interval '1 millisecond',
+    status = CASE WHEN c.starts THEN 'running' ELSE s.status END,
+    step_index = CASE WHEN c.starts THEN 0 ELSE s.step_index END,
+    step_name = CASE WHEN c.starts THEN $4::jsonb ->> (s.definition || '@' || s.version) ELSE s.step_name END,
+    revision = s.revision + CASE WHEN c.starts THEN 1 ELSE 0 END,
+    last_error = CASE WHEN c.starts THEN NULL ELSE s.last_error END,
+    waiting_for = CASE WHEN c.starts THEN NULL ELSE s.waiting_for END,
+    updated_at = CASE WHEN c.starts THEN now() ELSE s.updated_at END
+  FROM c WHERE s.id = c.id
+  RETURNING c.previous_owner, c.starts AS started, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}
+), st AS (
+  INSERT INTO {{schema}}.steps AS t (saga_id, step_index, phase, name, status, attempts, started_at, updated_at)
+  SELECT u.id, 0, 'action', u.step_name, 'running', 1, now(), now() FROM u WHERE u.started
+  ON CONFLICT (saga_id, step_index, phase) DO UPDATE SET
+    status = 'running', attempts = 1, last_error = NULL, error_kind = NULL,
+    started_at = COALESCE(t.started_at, EXCLUDED.started_at), finished_at = NULL, updated_at = now()
+), ev AS (
+  INSERT INTO {{schema}}.events (saga_id, type, step, phase, attempt)
+  SELECT u.id, e.type, CASE WHEN e.ord = 2 THEN u.step_name END, CASE WHEN e.ord = 2 THEN 'action' END, CASE WHEN e.ord = 2 THEN 1 END
+  FROM u CROSS JOIN (VALUES (1, 'saga.started'), (2, 'step.started')) AS e(ord, type)
+  WHERE u.started
+  ORDER BY u.id, e.ord
+)
+SELECT u.*, (
+  SELECT pg_notify($5, CASE WHEN count(*) > 40 THEN json_build_object('count', count(*))
+    ELSE json_build_object('count', count(*), 'changes', json_agg(json_build_object('id', a.id, 'status', 'running', 'event', 'step.started', 'step', a.step_name)))
+  END::text)
+  FROM u a WHERE a.started AND $6::boolean HAVING count(*) > 0
+) AS notified
+FROM u`
+
+/** A start as the engine asks for it: the definition's latest version unless `version` is given. */
+export interface NewStart {
   id: string
   definition: string
-  version: number
+  version: number | null
   input: unknown
   key: string | null
-  tags?: Record<string, string>
-  deadlineAt: Date | null
-  forkedFrom?: string | null
+  tags: Record<string, string>
 }
+
+export interface Started {
+  saga: Saga
+  created: boolean
+}
+
+/**
+ * Any number of starts in one statement: each one's definition version and deadline are
+ * read from the definitions table in the statement itself, its pending saga and its
+ * saga.created event are written, and the workers and the console are woken once for
+ * all of them. A start whose key was used before gets the saga it started.
+ */
+const START_SQL = `
+WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, id uuid, definition text, version int, input jsonb, key text, tags jsonb)
+), ins AS (
+  INSERT INTO {{schema}}.sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at, tags)
+  SELECT r.id, r.definition, d.version, 'pending', COALESCE(r.input, 'null'::jsonb), r.key, now(),
+         CASE WHEN d.timeout IS NOT NULL THEN now() + d.timeout * interval '1 millisecond' END, COALESCE(r.tags, '{}'::jsonb)
+  FROM r CROSS JOIN LATERAL (
+    SELECT x.version, (x.spec->>'timeout')::bigint AS timeout FROM {{schema}}.definitions x
+    WHERE x.name = r.definition AND (r.version IS NULL OR x.version = r.version)
+    ORDER BY x.version DESC LIMIT 1
+  ) d
+  ORDER BY r.ord
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING ${SAGA_COLUMNS}
+), ev AS (
+  INSERT INTO {{schema}}.events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins ORDER BY id
+), n AS (
+  SELECT pg_notify($2, CASE WHEN a.n > 40 THEN json_build_object('count', a.n) ELSE json_build_object('count', a.n, 'changes', a.changes) END::text),
+         pg_notify($3, '')
+  FROM (SELECT count(*) AS n, json_agg(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)) AS changes FROM ins) a
+  -- Notifying transactions commit one at a time: only the start holding this lock notifies (see sql/0002_service_api.sql).
+  WHERE a.n > 0 AND pg_try_advisory_xact_lock(hashtext('sagactl.notify'), hashtext($4))
+)
+SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
+UNION ALL
+SELECT false AS created, ${SAGA_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}
+FROM {{schema}}.sagas s JOIN r ON r.key IS NOT NULL AND s.idempotency_key = r.key
+WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.idempotency_key = r.key)`
 
 export interface ClaimedSaga {
   saga: Saga
   /** The worker whose lease had expired, when this claim takes a saga over. */
   reclaimedFrom: string | null
+  /** The claim started the saga: it is running its first step, attempt 1, and the call is next. */
+  started: boolean
+}
+
+/** Definitions whose first step a claim may start: `name@version` to the first step's name. */
+export type StartableDefinitions = Record<string, string>
+
+function claimed(r: Record<string, unknown>, workerId: string): ClaimedSaga {
+  return {
+    saga: toSaga(r),
+    reclaimedFrom: r.previous_owner && r.previous_owner !== workerId ? (r.previous_owner as string) : null,
+    started: r.started === true,
+  }
 }
 
 export class SagaStore {
   private readonly channel: string
   private readonly workChannel: string
+  /**
+   * Whether transitions and starting claims notify the events channel. Always, unless an
+   * owner that knows no one listens says otherwise (a worker; see EVENTS_LISTENER_LOCK).
+   */
+  notifyEvents: () => boolean = () => true
 
   constructor(readonly db: Database) {
     this.channel = channelFor(db.schema)
     this.workChannel = workChannelFor(db.schema)
   }
 
-  /** Inserts a pending saga, or returns the one already started with the same key. */
-  async insert(s: NewSaga): Promise<{ saga: Saga; created: boolean }> {
-    // A concurrent start with the same key commits after this statement's snapshot was
-    // taken: ON CONFLICT then skips, the fallback cannot see the row yet; the retry can.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = await this.insertOnce(s).catch(deletedKeyConflict)
-      if (found) return found
+  /**
+   * Writes the starts in one statement. Each answer is in the order of `starts`; it is
+   * undefined when the start neither wrote a saga nor found one by its key: an unknown
+   * definition or version, or a concurrent start with the same key that committed after
+   * this statement began (asking again sees it). No two starts may share a key.
+   */
+  async insertMany(starts: NewStart[]): Promise<Array<Started | undefined>> {
+    const rows = starts.map((s, ord) => ({ ord, id: s.id, definition: s.definition, version: s.version, input: s.input ?? null, key: s.key, tags: s.tags }))
+    const res = await this.db.query(START_SQL, [JSON.stringify(rows), this.channel, this.workChannel, this.db.schema], { name: 'sagactl_start' }).catch(deletedKeyConflict)
+    const byId = new Map<string, Started>()
+    const byKey = new Map<string, Started>()
+    for (const r of res.rows) {
+      const found = { saga: toSaga(r), created: r.created === true }
+      if (found.created) byId.set(found.saga.id, found)
+      else byKey.set(r.idempotency_key as string, found)
     }
-    throw new Error(`saga with key ${s.key} could be neither inserted nor read`)
-  }
-
-  private async insertOnce(s: NewSaga): Promise<{ saga: Saga; created: boolean } | undefined> {
-    const res = await this.db.query(
-      `WITH ins AS (
-         INSERT INTO {{schema}}.sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at, tags, forked_from)
-         VALUES ($1, $2, $3, 'pending', $4, $5, now(), $6, $10::jsonb, $11)
-         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING ${SAGA_COLUMNS}
-       ), ev AS (
-         INSERT INTO {{schema}}.events (saga_id, type, data) SELECT id, 'saga.created', jsonb_build_object('key', idempotency_key) FROM ins
-       ), n AS (
-         SELECT pg_notify($7, json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
-                pg_notify($8, '')
-         FROM ins
-         -- Notifying transactions commit one at a time: only the start holding this lock notifies (see sql/0002_service_api.sql).
-         WHERE pg_try_advisory_xact_lock(hashtext('sagactl.notify'), hashtext($9))
-       )
-       SELECT true AS created, ins.* FROM ins CROSS JOIN (SELECT count(*) FROM n) AS notified
-       UNION ALL
-       SELECT false AS created, ${SAGA_COLUMNS} FROM {{schema}}.sagas WHERE $5::text IS NOT NULL AND idempotency_key = $5 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [s.id, s.definition, s.version, JSON.stringify(s.input ?? null), s.key, s.deadlineAt, this.channel, this.workChannel, this.db.schema, JSON.stringify(s.tags ?? {}), s.forkedFrom ?? null],
-      { name: 'sagactl_insert_saga' },
-    )
-    const row = res.rows[0]
-    return row ? { saga: toSaga(row), created: row.created === true } : undefined
+    return starts.map((s) => byId.get(s.id) ?? (s.key === null ? undefined : byKey.get(s.key)))
   }
 
   /**
@@ -164,10 +256,15 @@ export class SagaStore {
       onlyId ? [workerId, leaseMs, limit, onlyId] : [workerId, leaseMs, limit],
       { name: onlyId ? 'sagactl_claim_one' : 'sagactl_claim' },
     )
-    return res.rows.map((r) => ({
-      saga: toSaga(r),
-      reclaimedFrom: r.previous_owner && r.previous_owner !== workerId ? (r.previous_owner as string) : null,
-    }))
+    return res.rows.map((r) => claimed(r, workerId))
+  }
+
+  /** A claim that also starts the pending sagas of `startable` definitions (see CLAIM_STARTING_SQL). */
+  async claimStarting(workerId: string, leaseMs: number, limit: number, startable: StartableDefinitions): Promise<ClaimedSaga[]> {
+    const res = await this.db.query(CLAIM_STARTING_SQL, [workerId, leaseMs, limit, JSON.stringify(startable), this.channel, this.notifyEvents()], {
+      name: 'sagactl_claim_start',
+    })
+    return res.rows.map((r) => claimed(r, workerId))
   }
 
   async steps(sagaIds: string[], q: Queryable = this.db): Promise<StepRecord[]> {
@@ -235,6 +332,7 @@ export class SagaStore {
       JSON.stringify(resolves),
       this.channel,
       this.workChannel,
+      this.notifyEvents(),
     ], { name: 'sagactl_transition' })
     return new Set(res.rows.map((r) => r.id))
   }

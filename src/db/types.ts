@@ -52,3 +52,15 @@ export function channelFor(schema: string): string {
 export function workChannelFor(schema: string): string {
   return `${schema}_work`
 }
+
+/**
+ * Every connection LISTENing on a schema's events channel holds this advisory lock
+ * (shared, for its session), so a worker can tell whether anyone reads the channel and
+ * leave its transitions un-notified when no one does: in PostgreSQL 15 each NOTIFY wakes
+ * every listening connection of the database, the workers' own included, and notifying
+ * transactions commit one at a time. Two int4 keys, as pg_locks shows them.
+ */
+export const EVENTS_LISTENER_LOCK = `hashtext('sagactl.listen'), hashtext($1)`
+
+/** What a connection that begins listening on the events channel says on the work channel. */
+export const LISTENER_HELLO = 'listener'

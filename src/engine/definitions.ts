@@ -5,6 +5,8 @@ import { NotFoundError } from '../errors.js'
 /** Definition versions never change once stored, so a worker caches them for its lifetime. */
 export class DefinitionCache {
   private readonly byVersion = new Map<string, Promise<StoredDefinition>>()
+  /** The versions read so far, by `name@version`. */
+  readonly loaded = new Map<string, StoredDefinition>()
 
   constructor(private readonly q: Queryable) {}
 
@@ -15,6 +17,7 @@ export class DefinitionCache {
     if (!found) {
       found = getDefinition(q, name, version).then((d) => {
         if (!d) throw new NotFoundError(`definition "${name}" version ${version} not found`)
+        this.loaded.set(key, d)
         return d
       })
       found.catch(() => this.byVersion.delete(key))
@@ -34,6 +37,7 @@ export class DefinitionCache {
       )
     }
     this.byVersion.set(`${name}@${d.version}`, Promise.resolve(d))
+    this.loaded.set(`${name}@${d.version}`, d)
     return d
   }
 }

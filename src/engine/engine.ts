@@ -19,6 +19,7 @@ import { MAX_INPUT_BYTES, MAX_KEY_LENGTH } from './limits.js'
 import { refuseBlankActor } from './operator.js'
 import { runSaga, viewOf, type RunnerContext } from './runner.js'
 import { auditValue, refuseUnstorable, replaceInput } from './repair-values.js'
+import { StartQueue } from './starts.js'
 import { validateTags } from './search.js'
 import type { Transition } from './transition.js'
 import { TERMINAL_STATUSES, type InterventionAction, type Phase, type Saga } from './types.js'
@@ -54,10 +55,12 @@ const isTerminal = (s: Saga['status']) => TERMINAL_STATUSES.includes(s)
 export class Engine implements OperatorActions {
   readonly store: SagaStore
   readonly defs: DefinitionCache
+  private readonly starts: StartQueue
 
   constructor(readonly db: Database) {
     this.store = new SagaStore(db)
     this.defs = new DefinitionCache(db)
+    this.starts = new StartQueue(this.store)
   }
 
   /** Enqueues a saga on the latest version (or `version`); the same key returns the saga it started before. */
@@ -68,21 +71,23 @@ export class Engine implements OperatorActions {
     if (opts.key !== undefined && opts.key.length > MAX_KEY_LENGTH) {
       throw new UsageError(`idempotency key is ${opts.key.length} characters long: at most ${MAX_KEY_LENGTH}`, 'use a shorter key, or a hash of the long one')
     }
-    const def = await this.defs.latest(definition, opts.version)
-    const timeout = def.spec.timeout
-    const result = await this.store.insert({
-      id: uuidv7(),
-      definition: def.name,
-      version: def.version,
-      input: input ?? null,
-      key: opts.key ?? null,
-      tags: validateTags(opts.tags),
-      deadlineAt: timeout ? new Date(Date.now() + timeout) : null,
-    })
-    if (!result.created && result.saga.definition !== def.name) {
-      throw new ConflictError(`key "${opts.key}" already started saga ${result.saga.id} of definition "${result.saga.definition}"`)
+    const start = { definition, version: opts.version ?? null, input: input ?? null, key: opts.key ?? null, tags: validateTags(opts.tags) }
+    // A concurrent start with the same key commits after this statement's snapshot was
+    // taken: ON CONFLICT then skips, the fallback cannot see the row yet; the retry can.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await this.starts.submit({ ...start, id: uuidv7() })
+      if (found) {
+        if (!found.created && found.saga.definition !== definition) {
+          throw new ConflictError(`key "${opts.key}" already started saga ${found.saga.id} of definition "${found.saga.definition}"`)
+        }
+        return found
+      }
+      // Nothing written and no key to find: the definition or version is unknown, and this says which.
+      if (start.key === null) break
+      await this.defs.latest(definition, opts.version)
     }
-    return result
+    await this.defs.latest(definition, opts.version)
+    throw new Error(start.key === null ? `saga of ${definition} could not be started` : `saga with key ${opts.key} could be neither inserted nor read`)
   }
 
   /**

@@ -92,6 +92,20 @@ function startStep(def: SagaDefinition, index: number, phase: Phase, prev: StepS
   }
 }
 
+/** How a pending saga starts: running, its first step's action started (attempt 1), then that call. */
+export function firstStart(def: SagaDefinition, sagaId: string): { work: Work; start: Transition } {
+  const s = startStep(def, 0, 'action', undefined)
+  return {
+    work: { index: 0, phase: 'action', step: def.steps[0]!, attempt: s.attempt },
+    start: {
+      sagaId,
+      saga: keepLease({ status: 'running', stepIndex: 0, stepName: def.steps[0]!.name, lastError: null }),
+      steps: [s.write],
+      events: [{ type: 'saga.started' }, s.event],
+    },
+  }
+}
+
 /** What a worker holding the lease does next. */
 export function nextStep(def: SagaDefinition, v: SagaView, now: Date): Next {
   const overdue = v.deadlineAt !== null && now >= v.deadlineAt
@@ -99,19 +113,7 @@ export function nextStep(def: SagaDefinition, v: SagaView, now: Date): Next {
   if (v.status === 'pending' && overdue) {
     return { kind: 'transition', transition: startCompensation(def, v, 'timeout', { leased: true }), done: true }
   }
-  if (v.status === 'pending') {
-    const s = startStep(def, 0, 'action', undefined)
-    return {
-      kind: 'call',
-      work: { index: 0, phase: 'action', step: def.steps[0]!, attempt: s.attempt },
-      start: {
-        sagaId: v.id,
-        saga: keepLease({ status: 'running', stepIndex: 0, stepName: def.steps[0]!.name, lastError: null }),
-        steps: [s.write],
-        events: [{ type: 'saga.started' }, s.event],
-      },
-    }
-  }
+  if (v.status === 'pending') return { kind: 'call', ...firstStart(def, v.id) }
   if (v.status === 'running' && overdue) {
     return { kind: 'transition', transition: startCompensation(def, v, 'timeout', { leased: true }), done: false }
   }

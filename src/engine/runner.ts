@@ -5,7 +5,7 @@ import { errorText, type CallOutcome } from './executors/types.js'
 import type { ParticipantGate, Ticket } from './participants/gate.js'
 import { holdTransition } from './participants/hold.js'
 import { participantFor } from './participants/names.js'
-import { afterCall, nextStep, stepKey, type Decision, type SagaView, type Work } from './planner.js'
+import { afterCall, firstStart, nextStep, stepKey, type Decision, type Next, type SagaView, type Work } from './planner.js'
 import type { StepWrite, Transition } from './transition.js'
 import type { Saga, StepRecord } from './types.js'
 import type { TransitionWriter } from './writer.js'
@@ -67,9 +67,20 @@ function handedBack(t: Transition, called: Work): Transition {
  * Advances one leased saga until it rests (finished, suspended, or waiting for a retry
  * in the database), the worker drains, or the lease turns out to be lost. Every
  * transition is committed before the next call is made.
+ *
+ * `startedByClaim`: the claim already committed the start transition (`firstStart`): the
+ * first call goes at once, without the deadline check the claim made in the database,
+ * and the gate admits it as the claim's check of its cached view did.
  */
-export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Saga, steps: StepRecord[], reclaimedFrom: string | null): Promise<RunEnd> {
+export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Saga, steps: StepRecord[], reclaimedFrom: string | null, startedByClaim = false): Promise<RunEnd> {
   const { view, results } = viewOf(saga, steps)
+  let started: Work | null = null
+  if (startedByClaim) {
+    const first = firstStart(def, saga.id)
+    applyToView(view, results, first.start)
+    ctx.onTransition?.(first.start, view)
+    started = first.work
+  }
   // Only an operator changes a step's rerun count, and never while a worker holds the saga.
   const reruns = new Map(steps.filter((s) => s.rerun > 0).map((s) => [stepKey(s.index, s.phase), s.rerun]))
   let firstWrite = reclaimedFrom ? [{ type: 'saga.reclaimed' as const, data: { from: reclaimedFrom } }] : []
@@ -111,11 +122,12 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
   }
 
   for (;;) {
-    if (ctx.draining()) {
+    // A start the claim committed is a call under way: it is made, like one in flight.
+    if (!started && ctx.draining()) {
       await ctx.store.release(ctx.writer.owner, [saga.id])
       return 'released'
     }
-    const next = nextStep(def, view, new Date())
+    const next: Next = started ? { kind: 'call', work: started } : nextStep(def, view, new Date())
     if (next.kind === 'transition') {
       if (!(await write(next.transition))) return 'lost'
       if (next.done || next.transition.saga.release) return 'rested'
@@ -124,14 +136,17 @@ export async function runSaga(ctx: RunnerContext, def: SagaDefinition, saga: Sag
     const { work } = next
     // The gate decides before the step is started, so a held call uses no attempt.
     let ticket: Ticket | null = null
-    if (ctx.gate) {
-      const d = await ctx.gate.admit(participantFor(def, work.step, work.phase, ctx.env), `${ctx.writer.owner}/${saga.id}`, work.step.timeout)
+    const participant = ctx.gate ? participantFor(def, work.step, work.phase, ctx.env) : null
+    if (ctx.gate && started) ticket = ctx.gate.admitted(participant!, `${ctx.writer.owner}/${saga.id}`)
+    else if (ctx.gate) {
+      const d = await ctx.gate.admit(participant!, `${ctx.writer.owner}/${saga.id}`, work.step.timeout)
       if (!d.ok) {
         const t = holdTransition(def, view, work, d.hold, lastError, waitingFor !== d.hold.participant)
         return (await write(t)) ? 'rested' : 'lost'
       }
       ticket = d.ticket
     }
+    started = null
     if (next.start && !(await write(next.start))) {
       if (ticket) await ctx.gate!.finish(ticket, 'lost')
       return 'lost'

@@ -1,15 +1,19 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import { SagaStore } from '../db/saga-store.js'
+import { SagaStore, type StartableDefinitions } from '../db/saga-store.js'
 import { errorLine } from '../errors.js'
-import { workChannelFor, type Database } from '../db/types.js'
+import { LISTENER_HELLO, workChannelFor, type Database } from '../db/types.js'
 import { DefinitionCache } from './definitions.js'
 import { ParticipantGate } from './participants/gate.js'
+import { participantFor } from './participants/names.js'
 import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
 import type { Transition } from './transition.js'
 import type { SagaView } from './planner.js'
 import type { Saga, StepRecord } from './types.js'
 import { TransitionWriter } from './writer.js'
+
+/** How often a worker looks for listeners on the events channel. */
+const LISTENER_CHECK_MS = 1_000
 
 export interface WorkerOptions {
   /** Sagas advanced at once. */
@@ -57,6 +61,9 @@ export class Worker {
   private poked = false
   private loopDone: Promise<void> | null = null
   private heartbeat: NodeJS.Timeout | null = null
+  private listenerCheck: NodeJS.Timeout | null = null
+  /** Someone reads the events channel (or this cannot be told): transitions notify it. */
+  private listened = true
   private unlisten: (() => Promise<void>) | null = null
   private readonly log: (line: string) => void
 
@@ -88,9 +95,19 @@ export class Worker {
     )
     try {
       // New sagas and sagas handed back to run now are announced on the work channel.
-      this.unlisten = await this.db.listen(() => this.poke(), workChannelFor(this.db.schema))
+      this.unlisten = await this.db.listen((payload) => {
+        // A console or follower that begins listening says so: notify from the next transition on.
+        if (payload === LISTENER_HELLO) this.listened = true
+        this.poke()
+      }, workChannelFor(this.db.schema))
     } catch (err) {
       this.log(`live wake-ups unavailable (${errorLine(err)}): polling every ${this.pollMs} ms`)
+    }
+    if (this.db.kind === 'pg') {
+      this.store.notifyEvents = () => this.listened
+      await this.checkListeners()
+      this.listenerCheck = setInterval(() => void this.checkListeners(), LISTENER_CHECK_MS)
+      this.listenerCheck.unref()
     }
     const beat = Math.max(50, Math.floor(this.leaseMs / 3))
     this.heartbeat = setInterval(() => void this.beat(), beat)
@@ -106,6 +123,7 @@ export class Worker {
     await Promise.allSettled(this.inflight.values())
     await this.gate.close()
     if (this.heartbeat) clearInterval(this.heartbeat)
+    if (this.listenerCheck) clearInterval(this.listenerCheck)
     await this.unlisten?.().catch(() => {})
     await this.store.releaseAll(this.id).catch(() => {})
     await this.db.query(`UPDATE {{schema}}.workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {})
@@ -145,7 +163,7 @@ export class Worker {
       }
       let claimed: Awaited<ReturnType<SagaStore['claim']>> = []
       try {
-        claimed = await this.store.claim(this.id, this.leaseMs, free)
+        claimed = await this.store.claimStarting(this.id, this.leaseMs, free, this.startable())
       } catch (err) {
         this.stats.errors++
         this.log(`claim failed: ${(err as Error).message}`)
@@ -157,7 +175,7 @@ export class Worker {
         continue
       }
       this.stats.claimed += claimed.length
-      const withHistory = claimed.filter((c) => c.saga.status !== 'pending').map((c) => c.saga.id)
+      const withHistory = claimed.filter((c) => c.saga.status !== 'pending' && !c.started).map((c) => c.saga.id)
       const steps = await this.store.steps(withHistory).catch(() => null)
       if (!steps) {
         await this.store.release(this.id, claimed.map((c) => c.saga.id)).catch(() => {})
@@ -166,13 +184,26 @@ export class Worker {
       }
       for (const c of claimed) {
         const own = steps.filter((s) => s.sagaId === c.saga.id)
-        const run = this.runOne(c.saga, own, c.reclaimedFrom)
+        const run = this.runOne(c.saga, own, c.reclaimedFrom, c.started)
         this.inflight.set(c.saga.id, run)
       }
     }
   }
 
-  private async runOne(saga: Saga, steps: StepRecord[], reclaimedFrom: string | null): Promise<void> {
+  /**
+   * The definitions whose pending sagas the next claim may start: those read so far whose
+   * first call the gate would let go at once (a held call must stay unstarted).
+   */
+  private startable(): StartableDefinitions {
+    const out: StartableDefinitions = {}
+    for (const [key, d] of this.defs.loaded) {
+      const first = d.spec.steps[0]
+      if (first && this.gate.admitsAtOnce(participantFor(d.spec, first, 'action', this.opts.env))) out[key] = first.name
+    }
+    return out
+  }
+
+  private async runOne(saga: Saga, steps: StepRecord[], reclaimedFrom: string | null, startedByClaim: boolean): Promise<void> {
     const ctx: RunnerContext = {
       store: this.store,
       writer: this.writer,
@@ -184,7 +215,7 @@ export class Worker {
     }
     try {
       const def = await this.defs.get(saga.definition, saga.version)
-      const end: RunEnd = await runSaga(ctx, def.spec, saga, steps, reclaimedFrom)
+      const end: RunEnd = await runSaga(ctx, def.spec, saga, steps, reclaimedFrom, startedByClaim)
       this.stats[end]++
     } catch (err) {
       // The lease stays with this worker until it expires; then any worker retries from the last commit.
@@ -204,6 +235,31 @@ export class Worker {
     // little, with jitter, rather than spin on empty claims against them.
     const wait = due.getTime() - Date.now()
     return Math.min(this.pollMs, wait > 20 ? wait : 20 + Math.random() * 30)
+  }
+
+  /**
+   * Whether any connection listens on the events channel, by the advisory lock each one
+   * holds (EVENTS_LISTENER_LOCK). Unknown counts as yes. A listener that arrives between
+   * two checks says hello on the work channel; the transitions already on their way then
+   * reach it only through its own polling, as a lost notification would.
+   */
+  private async checkListeners(): Promise<void> {
+    try {
+      const res = await this.db.query<{ listened: boolean }>(
+        `SELECT EXISTS (
+           SELECT 1 FROM pg_locks
+           WHERE locktype = 'advisory' AND granted AND objsubid = 2
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND classid::bigint = (hashtext('sagactl.listen')::bigint & 4294967295)
+             AND objid::bigint = (hashtext($1)::bigint & 4294967295)
+         ) AS listened`,
+        [this.db.schema],
+        { name: 'sagactl_listeners' },
+      )
+      this.listened = res.rows[0]?.listened !== false
+    } catch {
+      this.listened = true
+    }
   }
 
   private async beat(): Promise<void> {

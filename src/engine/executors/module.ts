@@ -13,6 +13,13 @@ import { callSignal, errorText, idempotencyKey, type CallOutcome, type ExecOptio
 
 type Loaded = Record<string, unknown>
 const cache = new Map<string, Promise<Loaded>>()
+/**
+ * Modules that passed the containment check and loaded, by --defs directory and path.
+ * A loaded module is never loaded again (the cache above), so checking its path again on
+ * every call (two realpath system calls, a fifth of a busy worker's CPU) could not change
+ * what runs.
+ */
+const admitted = new Map<string, Loaded>()
 
 function load(file: string): Promise<Loaded> {
   let p = cache.get(file)
@@ -61,21 +68,37 @@ function describe(err: unknown): string {
 }
 
 export async function executeModule(call: ModuleCall, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
-  const contained = await containedModuleFile(call.module, opts.defsDir)
+  const key = `${opts.defsDir}\0${call.module}`
+  let loaded = admitted.get(key)
+  if (!loaded) {
+    const found = await admit(call.module, opts.defsDir)
+    if ('outcome' in found) return found.outcome
+    loaded = found.loaded
+    admitted.set(key, loaded)
+  }
+  return callExport(loaded[call.export], call, ctx, opts)
+}
+
+async function admit(modulePath: string, defsDir: string): Promise<{ loaded: Loaded } | { outcome: CallOutcome }> {
+  const contained = await containedModuleFile(modulePath, defsDir)
   // Business, not transient: retrying cannot make a refused path acceptable.
-  if ('refused' in contained) return { kind: 'business', error: contained.refused }
+  if ('refused' in contained) return { outcome: { kind: 'business', error: contained.refused } }
   const { file } = contained
-  let fn: unknown
   try {
-    fn = (await load(file))[call.export]
+    return { loaded: await load(file) }
   } catch (err) {
     const text = (errorText(err).split('\n')[0] ?? '').trim()
     const notFound = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' || text.startsWith('Cannot find module')
     // Transient, not business: the file may not be deployed on this host yet.
-    return notFound
-      ? { kind: 'transient', error: `module ${call.module} not found at ${file} (modules resolve against the worker's --defs directory)` }
-      : { kind: 'transient', error: `cannot load module ${call.module} (${file}): ${text}` }
+    return {
+      outcome: notFound
+        ? { kind: 'transient', error: `module ${modulePath} not found at ${file} (modules resolve against the worker's --defs directory)` }
+        : { kind: 'transient', error: `cannot load module ${modulePath} (${file}): ${text}` },
+    }
   }
+}
+
+async function callExport(fn: unknown, call: ModuleCall, ctx: StepContext, opts: ExecOptions): Promise<CallOutcome> {
   if (typeof fn !== 'function') {
     return { kind: 'transient', error: `module ${call.module} has no exported function "${call.export}"` }
   }

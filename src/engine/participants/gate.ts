@@ -118,6 +118,22 @@ export class ParticipantGate {
     return { ok: false, hold: { participant: p.name, state, until: this.spread(p, cached, state, a.until) } }
   }
 
+  /**
+   * Whether `admit` would let a call to `p` go without a query, judged from the cached
+   * view as it is now (a stale view says no). A claim that starts sagas asks this before
+   * it marks their first step running; the call then goes with `admitted`.
+   */
+  admitsAtOnce(p: ResolvedParticipant): boolean {
+    if (hasControls(p) || !this.known.has(p.name) || Date.now() - this.viewAt > this.cacheMs) return false
+    const cached = this.view.get(p.name)
+    return cached !== undefined && !cached.paused && cached.operatorRps == null && cached.circuitState === 'closed'
+  }
+
+  /** The ticket of a call `admitsAtOnce` let go. */
+  admitted(p: ResolvedParticipant, holder: string): Ticket {
+    return this.started({ participant: p, holder, controlled: false, probe: false, startedAt: Date.now() })
+  }
+
   /** Reports the outcome of an admitted call; `lost` when it was never made after all. */
   async finish(t: Ticket, outcome: CallOutcome | 'lost'): Promise<string | null> {
     const name = t.participant.name
