@@ -64,6 +64,14 @@ export function mapDriverError(err: unknown, displayUrl: string, schema: string)
   return err
 }
 
+/** A write (or a migration) sent to a hot standby. */
+export function readOnlyStandby(detail: string): ReadOnlyStandbyError {
+  return new ReadOnlyStandbyError(
+    `this is a read-only standby; use the primary (${detail})`,
+    'point --database-url / SAGACTL_DATABASE_URL at the primary; a replica belongs in --read-database-url',
+  )
+}
+
 /**
  * What sits between sagactl and PostgreSQL: a pooler, a standby. Checked before the
  * generic mapping above, since PgBouncer's refusals use SQLSTATE class 08 too.
@@ -71,11 +79,7 @@ export function mapDriverError(err: unknown, displayUrl: string, schema: string)
 const INFRASTRUCTURE_ERRORS: { code: string; message?: RegExp; error: (message: string, displayUrl: string) => SagactlError }[] = [
   {
     code: '25006',
-    error: (message, displayUrl) =>
-      new ReadOnlyStandbyError(
-        `this is a read-only standby; use the primary (SQLSTATE 25006 from ${displayUrl}: ${message})`,
-        'point --database-url / SAGACTL_DATABASE_URL at the primary; a replica belongs in --read-database-url',
-      ),
+    error: (message, displayUrl) => readOnlyStandby(`SQLSTATE 25006 from ${displayUrl}: ${message}`),
   },
   {
     code: '08P01',

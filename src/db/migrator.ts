@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SchemaNotReadyError } from '../errors.js'
+import { readOnlyStandby } from './errors.js'
 import { quoteIdent, type Database, type Queryable } from './types.js'
 
 /** Migrations ship with the package: `sql/NNNN_name.sql`, the schema written as `{{schema}}`. */
@@ -117,7 +118,14 @@ export async function migrate(db: Database, opts: { dryRun?: boolean; migrations
   const pending = before.filter((s) => s.state === 'pending')
   if (opts.dryRun) return { applied: [], pending, dryRun: true }
   // Up to date: no lock and no DDL, so a command that migrates on start costs one read.
-  if (recorded && pending.length === 0) return { applied: [], pending, dryRun: false }
+  // A standby is refused as any write to it is, even with nothing to do.
+  if (recorded && pending.length === 0) {
+    const standby = await db.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby')
+    if (standby.rows[0]?.standby) {
+      throw readOnlyStandby(`${db.displayUrl} is in recovery`)
+    }
+    return { applied: [], pending, dryRun: false }
+  }
 
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${lockKey(db.schema)})`)
