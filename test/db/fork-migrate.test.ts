@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../src/engine/engine.js'
+import { deleteSaga } from '../../src/engine/delete.js'
 import { forkPlan, forkSaga } from '../../src/engine/fork.js'
 import { migratePlan, migrateSaga } from '../../src/engine/migrate.js'
 import type { Saga } from '../../src/engine/types.js'
@@ -116,6 +117,19 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
     const fresh = await forkSaga(engine, original.id, { ...op })
     expect(fresh.saga).toMatchObject({ status: 'pending', forkedFrom: original.id })
     expect(fresh.plan.steps.every((s) => s.action === 'call')).toBe(true)
+  })
+
+  it('a fork given the start key of a deleted saga is refused in the plan and by the fork, as a conflict, writing nothing', async () => {
+    const gone = await engine.run((await engine.start('shop', {}, { version: 1, key: 'fork-deleted-key' })).saga.id)
+    expect(gone.status).toBe('completed')
+    await deleteSaga(t.db, gone.id, { ...op, reason: 'test order' })
+    const original = await settled('shop', { fail: ['c'] }, 1)
+    const plan = await forkPlan(engine, original.id, { fromStep: 'c', key: 'fork-deleted-key' })
+    expect(plan).toMatchObject({ allowed: false, refusal: expect.stringContaining(`key "fork-deleted-key" belonged to saga ${gone.id}, deleted at`) })
+    const count = await sagaCount()
+    await expect(forkSaga(engine, original.id, { ...op, reason: 'r', fromStep: 'c', key: 'fork-deleted-key' })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining(`belonged to saga ${gone.id}`) })
+    expect(await sagaCount()).toBe(count)
+    expect(await audit(original.id)).toEqual([])
   })
 
   it('fork refuses to keep a step the original has not finished', async () => {
