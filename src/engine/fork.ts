@@ -140,6 +140,7 @@ function checkKey(key: string | undefined): void {
 /** The dry run: what the fork would keep and call, and whether it would be refused. Changes nothing. */
 export async function forkPlan(engine: Engine, sagaId: string, opts: Omit<ForkOptions, 'operator'> = {}): Promise<ForkPlan> {
   checkKey(opts.key)
+  if (opts.input !== undefined) refuseUnstorable('input', opts.input, MAX_INPUT_BYTES)
   const original = await engine.get(sagaId)
   const target = await chosenDefinition(engine, original.definition, opts.version, original.version)
   const originalDef = (await engine.defs.get(original.definition, original.version)).spec

@@ -132,6 +132,13 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
     expect(await audit(original.id)).toEqual([])
   })
 
+  it('a fork dry run refuses an input that cannot be stored, as the fork does', async () => {
+    const original = await settled('shop', { fail: ['c'] }, 1)
+    const bad = { note: 'a\u0000b' }
+    await expect(forkSaga(engine, original.id, { ...op, reason: 'r', fromStep: 'c', input: bad })).rejects.toMatchObject({ code: 'usage' })
+    await expect(forkPlan(engine, original.id, { fromStep: 'c', input: bad })).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('NUL') })
+  })
+
   it('fork refuses to keep a step the original has not finished', async () => {
     const original = await settled('shop', { fail: ['b'] }, 1)
     expect((await forkPlan(engine, original.id, { fromStep: 'c' })).refusal).toBe(`saga ${original.id} has not finished step "b": fork from "b" or an earlier step`)
