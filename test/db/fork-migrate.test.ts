@@ -220,6 +220,14 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
     await t.db.query(`INSERT INTO steps (saga_id, step_index, phase, name, status, attempts) VALUES ($1, 0, 'action', 'a', 'running', 1)`, [pending.id])
     expect((await migratePlan(engine, pending.id, 2)).refusal).toBe(`saga ${pending.id} has a call to step "a" in flight: wait until its outcome is recorded`)
 
+    // At c before its first call, with b done: a version putting c before b would call b again.
+    await define('moving', 'm5', ['a', 'c', 'b'])
+    const { saga: atC } = await forkSaga(engine, (await settled('moving', {}, 1)).id, { ...op, reason: 'r', fromStep: 'c' })
+    const atCBefore = await snapshot(atC.id)
+    expect((await migratePlan(engine, atC.id, 5)).refusal).toBe(`saga ${atC.id} already ran step "b", but version 5 has it after "c", where the saga is: it would run again`)
+    await expect(migrateSaga(engine, atC.id, { ...op, toVersion: 5 })).rejects.toMatchObject({ code: 'conflict', conflict: 'state' })
+    expect(await snapshot(atC.id)).toEqual(atCBefore)
+
     const done = await settled('moving', {}, 1)
     expect((await migratePlan(engine, done.id, 2)).refusal).toBe(`saga ${done.id} is completed: it has nothing left to run on another version`)
     expect(await snapshot(stuck.id)).toEqual(before)
