@@ -1,5 +1,6 @@
 import type { Saga } from '../engine/types.js'
 import { ConflictError } from '../errors.js'
+import { deletedKeyNote } from './queries/sagas.js'
 import { SAGA_COLUMNS, toSaga } from './rows.js'
 import { channelFor, workChannelFor, type Queryable } from './types.js'
 
@@ -81,14 +82,7 @@ function keyConflict(err: unknown): never {
 export async function keyTaken(q: Queryable, key: string): Promise<string | null> {
   const res = await q.query<{ id: string }>(`SELECT id FROM {{schema}}.sagas WHERE idempotency_key = $1`, [key])
   if (res.rows[0]) return `key "${key}" already started saga ${res.rows[0].id}`
-  const gone = await q.query<{ saga_id: string; deleted_at: Date; deleted_by: string }>(
-    `SELECT saga_id, deleted_at, deleted_by FROM {{schema}}.deleted_keys WHERE idempotency_key = $1`,
-    [key],
-  )
-  const d = gone.rows[0]
-  if (!d) return null
-  // As refuse_deleted_key() words it (sql/0006).
-  return `key "${key}" belonged to saga ${d.saga_id}, deleted at ${new Date(d.deleted_at).toISOString().slice(0, 19)}Z by ${d.deleted_by}`
+  return deletedKeyNote(q, key)
 }
 
 /**
