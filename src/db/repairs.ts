@@ -1,4 +1,6 @@
 import type { Saga } from '../engine/types.js'
+import { ConflictError } from '../errors.js'
+import { deletedKeyNote } from './queries/sagas.js'
 import { SAGA_COLUMNS, toSaga } from './rows.js'
 import { channelFor, workChannelFor, type Queryable } from './types.js'
 
@@ -33,7 +35,7 @@ export async function insertFork(tx: Queryable, schema: string, f: NewFork): Pro
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, now(), $9, $10::jsonb, $11)
      RETURNING ${SAGA_COLUMNS}`,
     [f.id, f.definition, f.version, started ? 'running' : 'pending', started ? f.fromIndex : null, started ? f.fromName : null, JSON.stringify(f.input ?? null), f.key, f.deadlineAt, JSON.stringify(f.tags), f.original],
-  )
+  ).catch(keyConflict)
   if (f.kept.length > 0) {
     await tx.query(
       `INSERT INTO {{schema}}.steps (saga_id, step_index, phase, name, status, attempts, output, started_at, finished_at, updated_at)
@@ -66,10 +68,21 @@ export async function forksOf(q: Queryable, sagaId: string, limit = 100): Promis
   return res.rows.map(toSaga).map((s) => ({ id: s.id, status: s.status, version: s.version, currentStep: s.currentStep, createdAt: s.createdAt }))
 }
 
-/** Whether a start key is taken (by which saga). */
-export async function sagaWithKey(q: Queryable, key: string): Promise<string | null> {
+/**
+ * The key was taken meanwhile, by a start committing after keyTaken() looked (unique
+ * violation) or by the delete of the saga that held it (SG004, sql/0006): a conflict.
+ */
+function keyConflict(err: unknown): never {
+  const e = err as { code?: unknown; message?: string }
+  if (e?.code === 'SG004' || e?.code === '23505') throw new ConflictError(e.message ?? 'the key was taken meanwhile', 'give the fork another --key, or none')
+  throw err
+}
+
+/** Why a start key cannot be given to a new saga (another saga has it, or had it and was deleted), or null. */
+export async function keyTaken(q: Queryable, key: string): Promise<string | null> {
   const res = await q.query<{ id: string }>(`SELECT id FROM {{schema}}.sagas WHERE idempotency_key = $1`, [key])
-  return res.rows[0]?.id ?? null
+  if (res.rows[0]) return `key "${key}" already started saga ${res.rows[0].id}`
+  return deletedKeyNote(q, key)
 }
 
 /**

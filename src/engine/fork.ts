@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid'
 import { recordAudit } from '../db/audit.js'
 import type { StoredDefinition } from '../db/definitions.js'
-import { insertFork, sagaWithKey } from '../db/repairs.js'
+import { insertFork, keyTaken } from '../db/repairs.js'
 import { ChangedError, ConflictError, NotFoundError, UsageError } from '../errors.js'
 import type { ActionContext } from './actions.js'
 import type { SagaDefinition } from './definition.js'
@@ -140,13 +140,14 @@ function checkKey(key: string | undefined): void {
 /** The dry run: what the fork would keep and call, and whether it would be refused. Changes nothing. */
 export async function forkPlan(engine: Engine, sagaId: string, opts: Omit<ForkOptions, 'operator'> = {}): Promise<ForkPlan> {
   checkKey(opts.key)
+  if (opts.input !== undefined) refuseUnstorable('input', opts.input, MAX_INPUT_BYTES)
   const original = await engine.get(sagaId)
   const target = await chosenDefinition(engine, original.definition, opts.version, original.version)
   const originalDef = (await engine.defs.get(original.definition, original.version)).spec
   const { plan } = prepare(original, originalDef, await engine.store.stepsOf(sagaId), opts, target)
   if (plan.allowed && opts.key !== undefined) {
-    const taken = await sagaWithKey(engine.db, opts.key)
-    if (taken) return { ...plan, allowed: false, refusal: `key "${opts.key}" already started saga ${taken}` }
+    const taken = await keyTaken(engine.db, opts.key)
+    if (taken) return { ...plan, allowed: false, refusal: taken }
   }
   return plan
 }
@@ -173,8 +174,8 @@ export async function forkSaga(engine: Engine, sagaId: string, opts: ForkOptions
     const p = prepare(original, originalDef, await engine.store.stepsOf(sagaId, tx), opts, target)
     refuse(original.id, p.refusal)
     if (opts.key !== undefined) {
-      const taken = await sagaWithKey(tx, opts.key)
-      if (taken) throw new ConflictError(`key "${opts.key}" already started saga ${taken}`, 'give the fork another --key, or none')
+      const taken = await keyTaken(tx, opts.key)
+      if (taken) throw new ConflictError(taken, 'give the fork another --key, or none')
     }
     const input = opts.input === undefined ? original.input : opts.input
     const timeout = target.spec.timeout

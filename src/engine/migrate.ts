@@ -84,6 +84,9 @@ export function migrateRefusal(saga: Saga, oldDef: SagaDefinition, target: { spe
       if (!newDef.steps[indexIn(name)]?.compensation) return `would compensate "${name}", which has no compensation in version ${v}`
     }
   } else if (current !== null) {
+    // A step that ran, put after the current one, would be called again.
+    const again = ran.find((name) => name !== current && indexIn(name) > indexIn(current))
+    if (again) return `already ran step "${again}", but version ${v} has it after "${current}", where the saga is: it would run again`
     // A step the new version puts before the current one would never run.
     const skipped = newDef.steps.slice(0, indexIn(current)).find((s) => !ran.includes(s.name))
     if (skipped) return `would never run step "${skipped.name}": version ${v} has it before "${current}", where the saga is`

@@ -226,6 +226,9 @@ export const ResolveRequestSchema = z
 const flag = z.enum(['true', 'false']).optional()
 const duration = (description: string) => z.string().optional().openapi({ description, example: '1h' })
 
+/** A query parameter that may be given more than once (one value arrives as a string). */
+const repeated = z.union([z.string(), z.array(z.string())]).optional()
+
 export const SagaListQuerySchema = z.object({
   status: z.string().optional().openapi({ description: `Comma-separated statuses: ${SAGA_STATUSES.join(', ')}.` }),
   definition: z.string().optional(),
@@ -235,6 +238,9 @@ export const SagaListQuerySchema = z.object({
   stuckAfter: duration('How long without progress counts as stuck; default 10m.'),
   failing: flag.openapi({ description: 'Only sagas still running whose latest call failed.' }),
   error: z.string().optional().openapi({ description: 'Text in the last error or reason, case-insensitive.' }),
+  key: z.string().min(1).optional().openapi({ description: 'The start key.' }),
+  tag: repeated.openapi({ description: 'key=value; repeat it: every tag must match.', example: 'region=eu' }),
+  where: repeated.openapi({ description: 'input.<path>=<value>, equality on the input; repeat it: every one must match.', example: 'input.customer.id=42' }),
   limit: z.coerce.number().int().min(1).max(1000).default(50).openapi({ type: 'integer' }),
   after: z.string().optional().openapi({ description: 'The "next" cursor of the previous page.' }),
 })

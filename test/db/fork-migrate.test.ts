@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../src/engine/engine.js'
+import { deleteSaga } from '../../src/engine/delete.js'
 import { forkPlan, forkSaga } from '../../src/engine/fork.js'
 import { migratePlan, migrateSaga } from '../../src/engine/migrate.js'
 import type { Saga } from '../../src/engine/types.js'
@@ -118,6 +119,26 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
     expect(fresh.plan.steps.every((s) => s.action === 'call')).toBe(true)
   })
 
+  it('a fork given the start key of a deleted saga is refused in the plan and by the fork, as a conflict, writing nothing', async () => {
+    const gone = await engine.run((await engine.start('shop', {}, { version: 1, key: 'fork-deleted-key' })).saga.id)
+    expect(gone.status).toBe('completed')
+    await deleteSaga(t.db, gone.id, { ...op, reason: 'test order' })
+    const original = await settled('shop', { fail: ['c'] }, 1)
+    const plan = await forkPlan(engine, original.id, { fromStep: 'c', key: 'fork-deleted-key' })
+    expect(plan).toMatchObject({ allowed: false, refusal: expect.stringContaining(`key "fork-deleted-key" belonged to saga ${gone.id}, deleted at`) })
+    const count = await sagaCount()
+    await expect(forkSaga(engine, original.id, { ...op, reason: 'r', fromStep: 'c', key: 'fork-deleted-key' })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining(`belonged to saga ${gone.id}`) })
+    expect(await sagaCount()).toBe(count)
+    expect(await audit(original.id)).toEqual([])
+  })
+
+  it('a fork dry run refuses an input that cannot be stored, as the fork does', async () => {
+    const original = await settled('shop', { fail: ['c'] }, 1)
+    const bad = { note: 'a\u0000b' }
+    await expect(forkSaga(engine, original.id, { ...op, reason: 'r', fromStep: 'c', input: bad })).rejects.toMatchObject({ code: 'usage' })
+    await expect(forkPlan(engine, original.id, { fromStep: 'c', input: bad })).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('NUL') })
+  })
+
   it('fork refuses to keep a step the original has not finished', async () => {
     const original = await settled('shop', { fail: ['b'] }, 1)
     expect((await forkPlan(engine, original.id, { fromStep: 'c' })).refusal).toBe(`saga ${original.id} has not finished step "b": fork from "b" or an earlier step`)
@@ -198,6 +219,14 @@ describe.each(drivers)('fork and migrate on %s', (kind) => {
     await t.db.query(`UPDATE sagas SET lease_owner = NULL WHERE id = $1`, [pending.id])
     await t.db.query(`INSERT INTO steps (saga_id, step_index, phase, name, status, attempts) VALUES ($1, 0, 'action', 'a', 'running', 1)`, [pending.id])
     expect((await migratePlan(engine, pending.id, 2)).refusal).toBe(`saga ${pending.id} has a call to step "a" in flight: wait until its outcome is recorded`)
+
+    // At c before its first call, with b done: a version putting c before b would call b again.
+    await define('moving', 'm5', ['a', 'c', 'b'])
+    const { saga: atC } = await forkSaga(engine, (await settled('moving', {}, 1)).id, { ...op, reason: 'r', fromStep: 'c' })
+    const atCBefore = await snapshot(atC.id)
+    expect((await migratePlan(engine, atC.id, 5)).refusal).toBe(`saga ${atC.id} already ran step "b", but version 5 has it after "c", where the saga is: it would run again`)
+    await expect(migrateSaga(engine, atC.id, { ...op, toVersion: 5 })).rejects.toMatchObject({ code: 'conflict', conflict: 'state' })
+    expect(await snapshot(atC.id)).toEqual(atCBefore)
 
     const done = await settled('moving', {}, 1)
     expect((await migratePlan(engine, done.id, 2)).refusal).toBe(`saga ${done.id} is completed: it has nothing left to run on another version`)

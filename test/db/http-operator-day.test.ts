@@ -36,6 +36,20 @@ describe.each(drivers)('the operator-day API on %s', (kind) => {
     expect((await call('read', '/v1/sagas/count?by=colour')).status).toBe(400)
   })
 
+  it('GET /v1/sagas/count and /v1/sagas take key, tag and where as saga list does; a malformed one is a 400, not ignored', async () => {
+    await applyYaml(t.db, scriptedDefinition('found', [{ name: 'reserve' }]))
+    const hit = (await insertSaga(t.db, { definition: 'found', status: 'suspended', key: 'order-7', tags: { region: 'eu', channel: 'web' }, input: { customer: { id: 42 } } })).saga
+    await insertSaga(t.db, { definition: 'found', status: 'suspended', tags: { region: 'eu' }, input: { customer: { id: 43 } } })
+    const one = { by: 'status', total: 1, groups: [{ key: 'suspended', count: 1 }] }
+    expect((await call('read', '/v1/sagas/count?definition=found&where=input.customer.id%3D42')).body).toEqual(one)
+    expect((await call('read', '/v1/sagas/count?definition=found&tag=region%3Deu&tag=channel%3Dweb')).body).toEqual(one)
+    expect((await call('read', '/v1/sagas/count?definition=found&key=order-7')).body).toEqual(one)
+    expect((await call('read', '/v1/sagas?definition=found&where=input.customer.id%3D42')).body.items.map((s: { id: string }) => s.id)).toEqual([hit.id])
+    for (const bad of ['where=customer.id%3D42', 'where=input.a%22b%3D1', 'tag=region', 'key=']) {
+      expect((await call('read', `/v1/sagas/count?definition=found&${bad}`)).status, bad).toBe(400)
+    }
+  })
+
   it('DELETE /v1/sagas/{id} needs operate and force, refuses an unfinished saga, and keeps the key reserved', async () => {
     const running = (await insertSaga(t.db, { definition: 'shop', status: 'running' })).saga
     const done = (await insertSaga(t.db, { definition: 'shop', status: 'completed', key: 'api-order-1' })).saga

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { auditSagaId, listAuditEntries } from '../../src/db/queries/audit.js'
-import { countSagasBy } from '../../src/db/queries/sagas.js'
+import { countSagasBy, resolveSagaId } from '../../src/db/queries/sagas.js'
 import { listWorkers } from '../../src/db/queries/workers.js'
 import { channelFor } from '../../src/db/types.js'
 import { deleteSaga } from '../../src/engine/delete.js'
@@ -124,6 +124,8 @@ describe.each(drivers)('saga delete on %s', (kind) => {
     // Other keys and keyless starts are untouched.
     expect((await engine.start('shop', {}, { key: 'order-1043' })).created).toBe(true)
     expect(await auditSagaId(t.db, 'key:order-1042')).toBe(saga.id)
+    // saga show|wait|… key:order-1042 says the saga was deleted, not that none was started.
+    await expect(resolveSagaId(t.db, 'key:order-1042')).rejects.toSatisfy((e) => e instanceof NotFoundError && refusal.test((e as Error).message))
   })
 
   it('a saga without a key leaves no reservation', async () => {

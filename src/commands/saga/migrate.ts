@@ -15,7 +15,7 @@ export default class SagaMigrate extends BaseCommand<typeof SagaMigrate> {
   static override description =
     'Steps are mapped by name. From its next call the saga uses the new version: its URLs, timeouts, retry policies and compensations; what already ran is kept, and the saga stays where it is (a suspended saga stays suspended: retry it). ' +
     'The deadline moves by the difference between the two versions\' timeouts. ' +
-    'Refused (exit 4, nothing changed) when a step that already ran is missing from the new version or comes before another step that already ran there, when the new version puts a step that has not run before the current one, when a step being compensated has no compensation there, or when a call is in flight (a worker holds the saga). --dry-run prints the mapping and says when it would be refused. ' +
+    'Refused (exit 4, nothing changed) when a step that already ran is missing from the new version or comes before another step that already ran there or after the current step (it would run again), when the new version puts a step that has not run before the current one, when a step being compensated has no compensation there, or when a call is in flight (a worker holds the saga). --dry-run prints the mapping and says when it would be refused. ' +
     'Bulk form: filter flags (with --def) instead of an id; prints how many match, asks before acting (--yes skips), and reports succeeded, refused and changed meanwhile, like the other bulk actions.'
   static override examples = [
     '<%= config.bin %> saga migrate key:order-1042 --to-version latest --dry-run',

@@ -94,8 +94,18 @@ export async function resolveSagaId(q: Queryable, ref: string): Promise<string> 
   const key = ref.slice(KEY_PREFIX.length)
   if (key === '') throw new UsageError('"key:" needs the start key after it, e.g. key:order-1042')
   const res = await q.query<{ id: string }>(`SELECT id FROM {{schema}}.sagas WHERE idempotency_key = $1`, [key])
-  if (!res.rows[0]) throw new NotFoundError(`no saga was started with key "${key}"`)
+  if (!res.rows[0]) throw new NotFoundError((await deletedKeyNote(q, key)) ?? `no saga was started with key "${key}"`)
   return res.rows[0].id
+}
+
+/** `key "k" belonged to saga …, deleted at … by …` (as refuse_deleted_key() words it, sql/0006), or null when no deleted saga had the key. */
+export async function deletedKeyNote(q: Queryable, key: string): Promise<string | null> {
+  const res = await q.query<{ saga_id: string; deleted_at: Date; deleted_by: string }>(
+    `SELECT saga_id, deleted_at, deleted_by FROM {{schema}}.deleted_keys WHERE idempotency_key = $1`,
+    [key],
+  )
+  const d = res.rows[0]
+  return d ? `key "${key}" belonged to saga ${d.saga_id}, deleted at ${new Date(d.deleted_at).toISOString().slice(0, 19)}Z by ${d.deleted_by}` : null
 }
 
 class Params {

@@ -4,6 +4,7 @@ import { openInterventionForSaga } from '../../db/queries/interventions.js'
 import { forksOf } from '../../db/repairs.js'
 import { getEvents, getSaga, getSteps, listSagas, resolveSagaId, type SagaFilter } from '../../db/queries/sagas.js'
 import { parseDuration } from '../../engine/duration.js'
+import { parseWhere, tagsFromTexts } from '../../engine/search.js'
 import { SAGA_STATUSES, TERMINAL_STATUSES, type Saga, type SagaStatus } from '../../engine/types.js'
 import { NotFoundError, UsageError } from '../../errors.js'
 import {
@@ -35,6 +36,7 @@ export function duration(name: string, text: string): number {
 /** The query string of GET /v1/sagas as the same filter `saga list` builds from its flags. */
 export function filterFromQuery(q: {
   status?: string; definition?: string; version?: number; since?: string; stuck?: 'true' | 'false'; stuckAfter?: string; failing?: 'true' | 'false'; error?: string
+  key?: string; tag?: string | string[]; where?: string | string[]
 }, now = new Date()): SagaFilter {
   const filter: SagaFilter = {}
   if (q.status) {
@@ -52,6 +54,10 @@ export function filterFromQuery(q: {
   if (q.stuck === 'true') filter.stuckAfterMs = q.stuckAfter ? duration('stuckAfter', q.stuckAfter) : 600_000
   if (q.failing === 'true') filter.failing = true
   if (q.error) filter.error = q.error
+  const all = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
+  if (q.key !== undefined) filter.key = q.key
+  if (all(q.tag).length) filter.tags = tagsFromTexts(all(q.tag))
+  if (all(q.where).length) filter.where = all(q.where).map(parseWhere)
   return filter
 }
 
