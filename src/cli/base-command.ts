@@ -54,6 +54,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return false
   }
 
+  /**
+   * Daemons (worker, scheduler, metrics) carry on when the process they reach an embedded
+   * database through exits: they take the directory over. Other commands exit 9.
+   */
+  protected recoversEmbedded(): boolean {
+    return false
+  }
+
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   private database?: Database
@@ -108,6 +116,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         listenUrl: this.listenUrl(),
         embedded: {
           serve: this.servesEmbedded(),
+          recover: this.recoversEmbedded(),
           command: (this.id ?? 'sagactl').replaceAll(':', ' '),
           onWait: (line) => process.stderr.write(`${line}\n`),
         },

@@ -29,6 +29,10 @@ export default class Metrics extends BaseCommand<typeof Metrics> {
     return true
   }
 
+  protected override recoversEmbedded(): boolean {
+    return true
+  }
+
   async run() {
     const primary = await this.db({ max: 2 })
     const db = await this.readDb()

@@ -38,6 +38,10 @@ export default class Scheduler extends BaseCommand<typeof Scheduler> {
     return true
   }
 
+  protected override recoversEmbedded(): boolean {
+    return true
+  }
+
   async run(): Promise<undefined> {
     const db = await this.db({ max: Math.min(20, this.flags.concurrency + 4) })
     const options = passOptions(this.flags)

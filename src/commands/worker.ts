@@ -46,6 +46,10 @@ export default class WorkerCommand extends BaseCommand<typeof WorkerCommand> {
     return true
   }
 
+  protected override recoversEmbedded(): boolean {
+    return true
+  }
+
   async run() {
     const db = await this.db({ max: Math.min(20, this.flags.concurrency + 4) })
     const quiet = this.jsonEnabled()

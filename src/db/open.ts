@@ -46,7 +46,7 @@ export interface OpenOptions {
    * (long-running commands), the command's name for other processes' messages, and what
    * to tell the user while it waits for a directory another command holds.
    */
-  embedded?: { serve?: boolean; command?: string; onWait?: (line: string) => void }
+  embedded?: { serve?: boolean; recover?: boolean; command?: string; onWait?: (line: string) => void }
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -74,6 +74,7 @@ async function openDriver(options: OpenOptions): Promise<Database> {
       dataDir: resolve(location),
       schema,
       serve: opts.embedded?.serve ?? false,
+      recover: opts.embedded?.recover ?? false,
       command: opts.embedded?.command ?? 'process',
       max: opts.max,
       onWait: opts.embedded?.onWait,

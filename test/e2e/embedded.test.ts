@@ -131,6 +131,40 @@ describe('the embedded default shared by processes', () => {
   }, 300_000)
 })
 
+// A worker that reaches the directory through another command carries on after that
+// command ends: it takes the directory over, and sagas started later still run.
+describe('a worker whose embedded owner exits', () => {
+  let dir: string
+  const children: ChildProcess[] = []
+  const cli = (args: string[]) => runCli(args, { cwd: dir, timeoutMs: 120_000 })
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+  })
+
+  it('takes the directory over when the owner (saga events --follow) finishes, and runs the sagas started after', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sagactl-embedded-owner-'))
+    writeFileSync(join(dir, 'quick.yaml'), scriptedDefinition('quick', [{ name: 'reserve' }, { name: 'charge' }]))
+    expect((await cli(['db', 'migrate'])).code).toBe(0)
+    expect((await cli(['def', 'apply', dir])).code).toBe(0)
+    const first = JSON.parse((await cli(['saga', 'start', 'quick', '--input', '{}', '--json'])).stdout) as { id: string }
+    // The follower opens the directory first and serves it; the worker goes through it.
+    const follower = spawnCli(['saga', 'events', first.id, '--follow'], { cwd: dir })
+    children.push(follower)
+    await waitFor(async () => readOwner(join(dir, '.sagactl/data'))?.listen, 90_000, 100)
+    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--poll', '200ms'], { cwd: dir })
+    children.push(worker)
+    let log = ''
+    worker.stderr!.on('data', (d) => (log += d))
+    // The first saga finishes, so the follower stops by itself and the owner is gone.
+    expect(await new Promise((resolve) => follower.once('exit', resolve))).toBe(0)
+    const later = JSON.parse((await cli(['saga', 'start', 'quick', '--input', '{}', '--json'])).stdout) as { id: string }
+    const status = async () => (JSON.parse((await cli(['saga', 'show', later.id, '--json'])).stdout) as { saga: { status: string } }).saga.status
+    await waitFor(async () => ((await status()) === 'completed' ? true : undefined), 90_000, 500)
+    expect(worker.exitCode, log).toBeNull()
+    expect(readOwner(join(dir, '.sagactl/data'))?.pid).toBe(worker.pid)
+  }, 240_000)
+})
+
 // README.md, "Your own saga in four commands", run as written (npx finds the local
 // sagactl, as after `npm install`), plus the start from a second shell that once got lost.
 describe("the README's four commands on the embedded default", () => {

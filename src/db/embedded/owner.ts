@@ -11,6 +11,12 @@ export interface EmbeddedOptions {
   schema: string
   /** Long-running commands serve the directory to other processes; short ones use it alone. */
   serve: boolean
+  /**
+   * A daemon (a worker, the scheduler) that reaches the directory through another process
+   * carries on when that process exits: it takes the directory over, or goes through the
+   * next owner. Other commands exit 9, saying what to run.
+   */
+  recover?: boolean
   /** The command, for other processes' messages ("worker", "saga list"). */
   command: string
   max?: number
@@ -129,7 +135,7 @@ async function serve(opts: EmbeddedOptions, self: OwnerRecord): Promise<Database
 
 /** Through the owner; null when it does not answer (it is starting, or it just went away). */
 async function connect(opts: EmbeddedOptions, owner: OwnerRecord): Promise<Database | null> {
-  const db = served(opts, owner)
+  const db = served(opts, owner, opts.recover ? () => openEmbedded(opts) : undefined)
   try {
     await db.query('SELECT 1')
     return db
@@ -139,7 +145,7 @@ async function connect(opts: EmbeddedOptions, owner: OwnerRecord): Promise<Datab
   }
 }
 
-function served(opts: EmbeddedOptions, owner: OwnerRecord): Database {
+function served(opts: EmbeddedOptions, owner: OwnerRecord, reopen?: () => Promise<Database>): Database {
   const where = owner.listen!
   const address = 'path' in where ? `host=${encodeURIComponent(where.path.slice(0, -SOCKET.length - 1))}` : `host=${where.host}&port=${where.port}`
   const pg = new PgDatabase({
@@ -150,7 +156,13 @@ function served(opts: EmbeddedOptions, owner: OwnerRecord): Database {
     // Local, so never slow to answer unless the machine is starved: then waiting beats failing.
     connectTimeoutMs: 30_000,
   })
-  return new ServedDatabase(pg, opts.dataDir, owner)
+  return new ServedDatabase(pg, opts.dataDir, owner, reopen)
+}
+
+interface Subscription {
+  handler: (payload: string) => void
+  channel: string | undefined
+  off: () => Promise<void>
 }
 
 /**
@@ -161,51 +173,88 @@ class ServedDatabase implements Database {
   readonly kind = 'pglite'
   readonly displayUrl: string
   readonly schema: string
+  private current: Database
+  private recovering: Promise<void> | null = null
+  private readonly subscriptions = new Set<Subscription>()
+  private closed = false
 
   constructor(
-    private readonly pg: PgDatabase,
+    pg: PgDatabase,
     private readonly dataDir: string,
-    private readonly owner: OwnerRecord,
+    private owner: OwnerRecord,
+    /** Set for a daemon: how it reaches the directory again once its owner is gone. */
+    private readonly reopen?: () => Promise<Database>,
   ) {
+    this.current = pg
     this.displayUrl = `pglite:${dataDir}`
     this.schema = pg.schema
   }
 
   private explain(err: unknown): unknown {
     if (!(err instanceof DatabaseUnreachableError) || this.owner.pid === process.pid) return err
-    const how = isAlive(this.owner) ? 'stopped answering' : 'is gone (it exited or was killed)'
+    const alive = isAlive(this.owner)
+    // A daemon goes on: the next call goes to the directory taken over, or to its next owner.
+    if (!alive && this.reopen && !this.closed) this.recovering ??= this.recover().finally(() => (this.recovering = null))
+    const how = alive ? 'stopped answering' : 'is gone (it exited or was killed)'
     return new DatabaseUnreachableError(
       `the process serving the embedded database in ${this.dataDir}, ${describe(this.owner)}, ${how}: ${err.message.replace(/^.*?: /, '')}`,
-      'run the command again: the next sagactl process recovers the directory, and everything committed before is there',
+      this.reopen && !alive
+        ? 'this process takes the directory over and goes on; everything committed before is there'
+        : 'run the command again: the next sagactl process recovers the directory, and everything committed before is there',
     )
   }
 
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+  /** Reaches the directory again (taking it over, or through its next owner) and moves every LISTEN there. */
+  private async recover(): Promise<void> {
+    const next = await this.reopen!().catch(() => null)
+    if (!next) return
+    if (this.closed) {
+      await next.close()
+      return
+    }
+    const old = this.current
+    this.current = next
+    this.owner = readOwner(this.dataDir) ?? this.owner
+    await old.close().catch(() => {})
+    for (const sub of this.subscriptions) {
+      sub.off = await next.listen(sub.handler, sub.channel).catch(() => async () => {})
+    }
+  }
+
+  private async guard<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+    if (this.recovering) await this.recovering
     try {
-      return await fn()
+      return await fn(this.current)
     } catch (err) {
       throw this.explain(err)
     }
   }
 
   query<R = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>> {
-    return this.guard(() => this.pg.query<R>(sql, params, opts))
+    return this.guard((db) => db.query<R>(sql, params, opts))
   }
 
   exec(sql: string): Promise<void> {
-    return this.guard(() => this.pg.exec(sql))
+    return this.guard((db) => db.exec(sql))
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.guard(() => this.pg.transaction(fn))
+    return this.guard((db) => db.transaction(fn))
   }
 
-  listen(handler: (payload: string) => void, channel?: string): Promise<() => Promise<void>> {
-    return this.guard(() => this.pg.listen(handler, channel))
+  async listen(handler: (payload: string) => void, channel?: string): Promise<() => Promise<void>> {
+    const sub: Subscription = { handler, channel, off: await this.guard((db) => db.listen(handler, channel)) }
+    this.subscriptions.add(sub)
+    return async () => {
+      this.subscriptions.delete(sub)
+      await sub.off()
+    }
   }
 
-  close(): Promise<void> {
-    return this.pg.close()
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.recovering) await this.recovering
+    await this.current.close()
   }
 }
 
