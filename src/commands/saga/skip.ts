@@ -46,7 +46,7 @@ export default class SagaSkip extends BaseCommand<typeof SagaSkip> {
         db,
         filter: target.filter,
         verb: `Skip ${f.step} of`,
-        done: `skipped ${f.step} of`,
+        done: `skipped ${f.step} on`,
         eligibility: (s, now) => skipRefusal(s, now) ?? (s.currentStep === f.step ? null : `is stopped at step ${s.currentStep ?? '(none)'}, not ${f.step}`),
         ...bulkFlagOptions(f),
         json: this.jsonEnabled(),
