@@ -29,7 +29,7 @@ BEGIN
 END
 $$;
 
--- Every way of inserting a saga (the engine's start, start_saga(), a fork) passes this
+-- Every way of inserting a saga (the engine's start, start_saga() from 0002, a fork) passes this
 -- check, as a trigger after the row is written: an INSERT racing the delete of the saga
 -- that held its key waits on the key's unique index until the delete commits, and only
 -- a query that runs after that wait sees the new reserved key. A VOLATILE function's
@@ -46,77 +46,6 @@ $$;
 
 CREATE TRIGGER sagas_refuse_deleted_key AFTER INSERT ON {{schema}}.sagas
   FOR EACH ROW WHEN (NEW.idempotency_key IS NOT NULL) EXECUTE FUNCTION {{schema}}.sagas_refuse_deleted_key();
-
--- start_saga() as in 0002, but a key that belonged to a deleted saga is refused with
--- SG004 before anything is written (the trigger above still closes the race with a
--- delete committing meanwhile).
-CREATE OR REPLACE FUNCTION {{schema}}.start_saga(definition text, input jsonb DEFAULT '{}'::jsonb, key text DEFAULT NULL, version integer DEFAULT NULL)
-RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = {{schema}}, pg_temp
-AS $$
-DECLARE
-  def_version integer;
-  def_timeout bigint;
-  saga_id uuid;
-  found_definition text;
-  latest integer;
-BEGIN
-  IF start_saga.definition IS NULL THEN
-    RAISE EXCEPTION 'start_saga: definition must not be null' USING ERRCODE = '22004';
-  END IF;
-  SELECT d.version, (d.spec->>'timeout')::bigint INTO def_version, def_timeout
-    FROM definitions d
-   WHERE d.name = start_saga.definition AND (start_saga.version IS NULL OR d.version = start_saga.version)
-   ORDER BY d.version DESC LIMIT 1;
-  IF def_version IS NULL THEN
-    IF start_saga.version IS NULL THEN
-      RAISE EXCEPTION 'definition "%" not found', start_saga.definition
-        USING ERRCODE = 'SG001', HINT = 'apply it first: sagactl def apply <file>';
-    END IF;
-    SELECT max(d.version) INTO latest FROM definitions d WHERE d.name = start_saga.definition;
-    IF latest IS NULL THEN
-      RAISE EXCEPTION 'definition "%" not found', start_saga.definition
-        USING ERRCODE = 'SG001', HINT = 'apply it first: sagactl def apply <file>';
-    END IF;
-    RAISE EXCEPTION 'definition "%" has no version % (latest is %)', start_saga.definition, start_saga.version, latest
-      USING ERRCODE = 'SG002';
-  END IF;
-
-  IF start_saga.key IS NOT NULL THEN
-    PERFORM refuse_deleted_key(start_saga.key);
-  END IF;
-
-  INSERT INTO sagas (id, definition, version, status, input, idempotency_key, due_at, deadline_at)
-  VALUES (uuid_v7(), start_saga.definition, def_version, 'pending', COALESCE(start_saga.input, 'null'::jsonb), start_saga.key, now(),
-          CASE WHEN def_timeout IS NOT NULL THEN now() + def_timeout * interval '1 millisecond' END)
-  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING id INTO saga_id;
-
-  IF saga_id IS NULL THEN
-    -- The key was used before. A concurrent caller with the same key made this INSERT
-    -- wait for its commit; this statement's new snapshot sees its row.
-    SELECT s.id, s.definition INTO saga_id, found_definition FROM sagas s WHERE s.idempotency_key = start_saga.key;
-    IF saga_id IS NULL THEN
-      RAISE EXCEPTION 'saga with key "%" could be neither inserted nor read', start_saga.key USING ERRCODE = '40001';
-    END IF;
-    IF found_definition <> start_saga.definition THEN
-      RAISE EXCEPTION 'key "%" already started saga % of definition "%"', start_saga.key, saga_id, found_definition
-        USING ERRCODE = 'SG003';
-    END IF;
-    RETURN saga_id;
-  END IF;
-
-  INSERT INTO events (saga_id, type, data) VALUES (saga_id, 'saga.created', jsonb_build_object('key', start_saga.key));
-  -- Notifying transactions commit one at a time: only the start holding this lock notifies (see 0002).
-  IF pg_try_advisory_xact_lock(hashtext('sagactl.notify'), hashtext(current_schema())) THEN
-    PERFORM pg_notify(current_schema() || '_events',
-              json_build_object('count', 1, 'changes', json_build_array(json_build_object('id', saga_id, 'status', 'pending', 'event', 'saga.created', 'step', NULL)))::text),
-            pg_notify(current_schema() || '_work', '');
-  END IF;
-  RETURN saga_id;
-END
-$$;
 
 -- `audit list --since`: a period of the audit log without walking every older row.
 CREATE INDEX audit_log_at ON {{schema}}.audit_log (at);
