@@ -57,10 +57,16 @@ function literal(s: string): string {
 }
 
 async function readApplied(db: Queryable, schema: string): Promise<AppliedRow[] | undefined> {
-  const exists = await db.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [`${quoteIdent(schema)}.schema_migrations`])
-  if (!exists.rows[0]?.t) return undefined
+  return (await readState(db, schema)).applied
+}
+
+/** The migrations recorded in `schema` (undefined before the first), and whether the server is a standby: one round trip when there are none. */
+async function readState(db: Queryable, schema: string): Promise<{ applied: AppliedRow[] | undefined; standby: boolean }> {
+  const state = await db.query<{ t: string | null; standby: boolean }>(`SELECT to_regclass($1) AS t, pg_is_in_recovery() AS standby`, [`${quoteIdent(schema)}.schema_migrations`])
+  const standby = state.rows[0]?.standby === true
+  if (!state.rows[0]?.t) return { applied: undefined, standby }
   const res = await db.query<AppliedRow>(`SELECT version, name, checksum, applied_at FROM ${quoteIdent(schema)}.schema_migrations ORDER BY version`)
-  return res.rows
+  return { applied: res.rows, standby }
 }
 
 export function compareMigrations(code: Migration[], applied: AppliedRow[]): MigrationStatus[] {
@@ -112,7 +118,7 @@ export interface MigrateResult {
 export async function migrate(db: Database, opts: { dryRun?: boolean; migrations?: Migration[] } = {}): Promise<MigrateResult> {
   const migrations = opts.migrations ?? loadMigrations()
   const schema = quoteIdent(db.schema)
-  const recorded = await readApplied(db, db.schema)
+  const { applied: recorded, standby } = await readState(db, db.schema)
   const before = compareMigrations(migrations, recorded ?? [])
   assertNoDrift(db.schema, before)
   const pending = before.filter((s) => s.state === 'pending')
@@ -120,10 +126,7 @@ export async function migrate(db: Database, opts: { dryRun?: boolean; migrations
   // Up to date: no lock and no DDL, so a command that migrates on start costs one read.
   // A standby is refused as any write to it is, even with nothing to do.
   if (recorded && pending.length === 0) {
-    const standby = await db.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby')
-    if (standby.rows[0]?.standby) {
-      throw readOnlyStandby(`${db.displayUrl} is in recovery`)
-    }
+    if (standby) throw readOnlyStandby(`${db.displayUrl} is in recovery`)
     return { applied: [], pending, dryRun: false }
   }
 
