@@ -4,6 +4,7 @@ import { SagaStore, type StartableDefinitions } from '../db/saga-store.js'
 import { errorLine } from '../errors.js'
 import { LISTENER_HELLO, workChannelFor, type Database } from '../db/types.js'
 import { DefinitionCache } from './definitions.js'
+import { keepLeases } from './heartbeat.js'
 import { ParticipantGate } from './participants/gate.js'
 import { participantFor } from './participants/names.js'
 import { runSaga, type RunEnd, type RunnerContext } from './runner.js'
@@ -60,7 +61,7 @@ export class Worker {
   /** A poke that came while the loop was busy (claiming, reading): the next sleep returns at once. */
   private poked = false
   private loopDone: Promise<void> | null = null
-  private heartbeat: NodeJS.Timeout | null = null
+  private stopHeartbeat: (() => void) | null = null
   private listenerCheck: NodeJS.Timeout | null = null
   /** Someone reads the events channel (or this cannot be told): transitions notify it. */
   private listened = true
@@ -109,9 +110,14 @@ export class Worker {
       this.listenerCheck = setInterval(() => void this.checkListeners(), LISTENER_CHECK_MS)
       this.listenerCheck.unref()
     }
-    const beat = Math.max(50, Math.floor(this.leaseMs / 3))
-    this.heartbeat = setInterval(() => void this.beat(), beat)
-    this.heartbeat.unref()
+    this.stopHeartbeat = keepLeases(
+      this.store,
+      this.id,
+      () => [...this.inflight.keys()],
+      this.leaseMs,
+      (err) => this.log(`heartbeat failed: ${(err as Error).message}`),
+      () => this.db.query(`UPDATE {{schema}}.workers SET heartbeat_at = now() WHERE id = $1`, [this.id]),
+    )
     this.loopDone = this.loop()
   }
 
@@ -122,7 +128,7 @@ export class Worker {
     await this.loopDone
     await Promise.allSettled(this.inflight.values())
     await this.gate.close()
-    if (this.heartbeat) clearInterval(this.heartbeat)
+    this.stopHeartbeat?.()
     if (this.listenerCheck) clearInterval(this.listenerCheck)
     await this.unlisten?.().catch(() => {})
     await this.store.releaseAll(this.id).catch(() => {})
@@ -259,16 +265,6 @@ export class Worker {
       this.listened = res.rows[0]?.listened !== false
     } catch {
       this.listened = true
-    }
-  }
-
-  private async beat(): Promise<void> {
-    try {
-      const ids = [...this.inflight.keys()]
-      await this.store.renewLeases(this.id, ids, this.leaseMs)
-      await this.db.query(`UPDATE {{schema}}.workers SET heartbeat_at = now() WHERE id = $1`, [this.id])
-    } catch (err) {
-      this.log(`heartbeat failed: ${(err as Error).message}`)
     }
   }
 }
