@@ -54,6 +54,9 @@ export class Fleet {
         victim.kill('SIGKILL')
         this.stats.kills++
         this.later(100 + Math.floor(this.random() * 400), () => {
+          // The victim may have been replaced meanwhile (it had exited by itself): a second
+          // worker in the slot would be one this fleet never stops.
+          if (this.workers.get(slot) !== victim) return
           this.workers.set(slot, this.spawn(slot))
           this.stats.restarts++
         })
