@@ -1,4 +1,5 @@
 import { recordAudit } from './audit.js'
+import { NotFoundError } from '../errors.js'
 import type { Database, Queryable } from './types.js'
 import type { SagaDefinition } from '../engine/definition.js'
 import { TERMINAL_STATUSES } from '../engine/types.js'
@@ -88,6 +89,18 @@ export async function getDefinition(q: Queryable, name: string, version?: number
       ? await q.query(`SELECT ${COLUMNS} FROM {{schema}}.definitions WHERE name = $1 ORDER BY version DESC LIMIT 1`, [name], { name: 'sagactl_definition_latest' })
       : await q.query(`SELECT ${COLUMNS} FROM {{schema}}.definitions WHERE name = $1 AND version = $2`, [name, version])
   return res.rows[0] ? toDefinition(res.rows[0]) : null
+}
+
+/**
+ * Two stored versions of one definition (undefined: the latest), as `def diff` compares them;
+ * a missing one is a NotFoundError that says which, and the latest there is.
+ */
+export async function getDefinitionPair(q: Queryable, name: string, from: number | undefined, to: number | undefined): Promise<[StoredDefinition, StoredDefinition]> {
+  const [a, b] = await Promise.all([getDefinition(q, name, from), getDefinition(q, name, to)])
+  if (a && b) return [a, b]
+  const latest = await getDefinition(q, name)
+  if (!latest) throw new NotFoundError(`definition "${name}" not found`, 'see: sagactl def list')
+  throw new NotFoundError(`definition "${name}" has no version ${a ? to : from} (latest is ${latest.version})`)
 }
 
 /** Every definition by name, with its latest version and how many sagas use it. */

@@ -75,7 +75,10 @@ describe.each(drivers)('the operator-day API on %s', (kind) => {
     expect((await call('read', '/v1/workers')).body).toMatchObject({ items: [{ id: 'api-w', state: 'live', inFlight: 0, sagas: [] }] })
     const diff = await call('read', '/v1/definitions/shop/diff?from=1')
     expect(diff).toMatchObject({ status: 200, body: { name: 'shop', from: 1, to: 2, same: false, steps: [{ step: 'ship', change: 'added', toIndex: 1 }] } })
-    expect((await call('read', '/v1/definitions/shop/diff?from=9')).status).toBe(404)
+    const noVersion = await call('read', '/v1/definitions/shop/diff?from=9')
+    expect(noVersion).toMatchObject({ status: 404, body: { error: { message: 'definition "shop" has no version 9 (latest is 2)' } } })
+    const noName = await call('read', '/v1/definitions/nosuch/diff?from=1')
+    expect(noName).toMatchObject({ status: 404, body: { error: { message: 'definition "nosuch" not found' } } })
   })
 
   it('the OpenAPI document with these routes is valid', async () => {

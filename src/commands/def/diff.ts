@@ -2,10 +2,10 @@ import { Args } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { color } from '../../cli/render.js'
 import { terminalSafeLine } from '../../cli/terminal-text.js'
-import { getDefinition } from '../../db/definitions.js'
+import { getDefinitionPair } from '../../db/definitions.js'
 import { diffDefinitions, type FieldChange } from '../../engine/definition-diff.js'
 import { formatDuration } from '../../engine/duration.js'
-import { NotFoundError, UsageError } from '../../errors.js'
+import { UsageError } from '../../errors.js'
 
 // Fields in milliseconds in the normalised spec: shown as durations.
 const DURATION = /(^|\.)(timeout|initialDelay|maxDelay|within|cooldown)$/
@@ -18,8 +18,9 @@ function valueText(field: string, v: unknown): string {
 
 const fieldLine = (c: FieldChange, indent: string) => `${indent}${c.field}: ${color.red(valueText(c.field, c.from))} -> ${color.green(valueText(c.field, c.to))}`
 
-function parseVersion(text: string, which: string): number | 'latest' {
-  if (text === 'latest') return 'latest'
+/** A version number, or undefined for `latest`. */
+function parseVersion(text: string, which: string): number | undefined {
+  if (text === 'latest') return undefined
   const n = Number(text)
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`invalid ${which} "${text}": a version number (1, 2, …) or latest`)
   return n
@@ -42,15 +43,10 @@ export default class DefDiff extends BaseCommand<typeof DefDiff> {
 
   async run() {
     const { name } = this.args
-    const wanted = [parseVersion(this.args.v1, 'v1'), parseVersion(this.args.v2, 'v2')]
+    const from = parseVersion(this.args.v1, 'v1')
+    const to = parseVersion(this.args.v2, 'v2')
     const db = await this.readDb()
-    const [a, b] = await Promise.all(wanted.map((v) => getDefinition(db, name, v === 'latest' ? undefined : v)))
-    if (!a || !b) {
-      const latest = await getDefinition(db, name)
-      if (!latest) throw new NotFoundError(`definition "${name}" not found`, 'see: sagactl def list')
-      const missing = !a ? wanted[0] : wanted[1]
-      throw new NotFoundError(`definition "${name}" has no version ${missing} (latest is ${latest.version})`)
-    }
+    const [a, b] = await getDefinitionPair(db, name, from, to)
     const diff = diffDefinitions(a, b)
     if (!this.jsonEnabled()) {
       this.log(`${color.bold(name)}: version ${diff.from} -> ${diff.to}`)

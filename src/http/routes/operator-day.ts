@@ -1,12 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { getDefinition } from '../../db/definitions.js'
+import { getDefinitionPair } from '../../db/definitions.js'
 import { auditSagaId, listAuditEntries } from '../../db/queries/audit.js'
 import { DEFAULT_THRESHOLDS } from '../../db/queries/health.js'
 import { COUNT_GROUPINGS, countSagasBy, resolveSagaId } from '../../db/queries/sagas.js'
 import { listWorkers } from '../../db/queries/workers.js'
 import { diffDefinitions } from '../../engine/definition-diff.js'
 import { deleteSaga } from '../../engine/delete.js'
-import { NotFoundError } from '../../errors.js'
 import { IdParamSchema, SagaListQuerySchema, SagaStatusSchema } from '../schemas.js'
 import { CONFLICT, ERRORS, NOT_FOUND, json, jsonBody, type Api, type Deps } from './common.js'
 import { duration as ms, filterFromQuery } from './sagas.js'
@@ -185,8 +184,7 @@ export function operatorDayRoutes(app: Api, { db }: Deps): void {
   app.openapi(diff, async (c) => {
     const { name } = c.req.valid('param')
     const q = c.req.valid('query')
-    const [a, b] = await Promise.all([getDefinition(db, name, q.from), getDefinition(db, name, q.to)])
-    if (!a || !b) throw new NotFoundError(`definition "${name}" has no version ${!a ? q.from : q.to}`)
+    const [a, b] = await getDefinitionPair(db, name, q.from, q.to)
     return c.json(diffDefinitions(a, b) as never, 200)
   })
 }
