@@ -1,38 +1,23 @@
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { migrate } from '../../src/db/migrator.js'
-import { openDatabase } from '../../src/db/open.js'
-import type { Database } from '../../src/db/types.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../src/engine/engine.js'
 import { runCli, type CliResult } from '../helpers/cli.js'
-import { freshPgSchema, pgUrl } from '../helpers/db.js'
+import { pgUrl, useCliSchema } from '../helpers/db.js'
 import { applyYaml, FIXTURE_STEPS, recordedCalls, scriptedDefinition } from '../helpers/engine.js'
 
 const SAGA_FIELDS = ['id', 'definition', 'version', 'status', 'currentStep', 'createdAt', 'updatedAt', 'tags', 'forkedFrom']
 
 describe.runIf(pgUrl)('finding and repairing sagas from the command line', () => {
-  let db: Database
+  const t = useCliSchema()
   let engine: Engine
-  let args: string[]
-  let drop: () => Promise<void>
-  const cli = (...a: string[]) => runCli([...a, ...args])
+  const cli = (...a: string[]) => runCli([...a, ...t.args])
   const json = (r: CliResult) => JSON.parse(r.stdout)
 
   beforeAll(async () => {
-    const s = await freshPgSchema()
-    drop = s.drop
-    args = ['--database-url', s.url, '--schema', s.schema]
-    db = await openDatabase({ url: s.url, schema: s.schema })
-    await migrate(db)
-    engine = new Engine(db)
-    await applyYaml(db, scriptedDefinition('shop', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }, { name: 'ship' }]))
-  })
-
-  afterAll(async () => {
-    await db?.close()
-    await drop?.()
+    engine = new Engine(t.db)
+    await applyYaml(t.db, scriptedDefinition('shop', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }, { name: 'ship' }]))
   })
 
   it('start --tag, list --key/--tag/--where, show key:, and the bulk form by tag', async () => {
@@ -91,7 +76,7 @@ describe.runIf(pgUrl)('finding and repairing sagas from the command line', () =>
     const skipped = await cli('saga', 'skip', 'key:order-2001', '--step', 'charge', '--output', `@${file}`, '--reason', 'charged by phone', '--json')
     expect(skipped.code, skipped.stderr).toBe(0)
     expect(json(skipped)).toMatchObject({ id: saga.id, status: 'running', currentStep: 'ship' })
-    const steps = (await db.query(`SELECT name, status, output FROM steps WHERE saga_id = $1 AND name = 'charge'`, [saga.id])).rows
+    const steps = (await t.db.query(`SELECT name, status, output FROM steps WHERE saga_id = $1 AND name = 'charge'`, [saga.id])).rows
     expect(steps).toEqual([{ name: 'charge', status: 'skipped', output: { charged: 25, by: 'phone' } }])
 
     expect((await engine.run(saga.id, { defsDir: FIXTURE_STEPS })).status).toBe('completed')
@@ -101,7 +86,7 @@ describe.runIf(pgUrl)('finding and repairing sagas from the command line', () =>
   })
 
   it('fork and migrate: dry-run plans, refusals with exit 4, the fork linked both ways, the bulk form', async () => {
-    await applyYaml(db, scriptedDefinition('shop', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }, { name: 'ship' }], 'timeout: 10m'))
+    await applyYaml(t.db, scriptedDefinition('shop', [{ name: 'reserve' }, { name: 'charge', onFailure: 'suspend' }, { name: 'ship' }], 'timeout: 10m'))
     const { saga } = await engine.start('shop', { script: { charge: { action: ['business'] } } }, { key: 'order-3001', version: 1, tags: { wave: '3' } })
     expect((await engine.run(saga.id, { defsDir: FIXTURE_STEPS })).status).toBe('suspended')
     const done = (await engine.start('shop', {}, { version: 1, tags: { wave: '3' } })).saga
@@ -125,7 +110,7 @@ describe.runIf(pgUrl)('finding and repairing sagas from the command line', () =>
     expect(refused.code).toBe(4)
     expect(refused.stdout.split('\n')[0]).toBe(`fork would be refused: saga ${saga.id} has not finished step "charge": fork from "charge" or an earlier step`)
     expect([refusedForReal.code, refusedForReal.stderr.trim()]).toEqual([4, `error: saga ${saga.id} has not finished step "charge": fork from "charge" or an earlier step`])
-    expect((await db.query(`SELECT count(*)::int AS n FROM sagas WHERE forked_from = $1`, [saga.id])).rows[0]).toEqual({ n: 0 })
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM sagas WHERE forked_from = $1`, [saga.id])).rows[0]).toEqual({ n: 0 })
     expect([noReason.code, noReason.stderr.trim()]).toEqual([2, 'error: --reason is required: say why, for the audit log'])
 
     const forked = await cli('saga', 'fork', 'key:order-3001', '--from-step', 'charge', '--input', '{}', '--version', 'latest', '--reason', 'card replaced', '--json')
@@ -160,7 +145,7 @@ describe.runIf(pgUrl)('finding and repairing sagas from the command line', () =>
     ]))
     expect(bulk.stderr).toContain('3 sagas match')
     expect((await engine.get(saga.id)).version).toBe(2)
-    const entries = (await db.query(`SELECT action, details FROM audit_log WHERE saga_id = $1 ORDER BY id`, [saga.id])).rows
+    const entries = (await t.db.query(`SELECT action, details FROM audit_log WHERE saga_id = $1 ORDER BY id`, [saga.id])).rows
     expect(entries).toEqual([
       { action: 'saga.fork', details: expect.objectContaining({ fork: fork.id, fromStep: 'charge', version: 2 }) },
       { action: 'saga.migrate', details: expect.objectContaining({ fromVersion: 1, toVersion: 2 }) },
