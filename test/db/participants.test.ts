@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { participantEvents } from '../../src/db/participants.js'
 import { checkHealth, DEFAULT_THRESHOLDS } from '../../src/db/queries/health.js'
+import { runCompensationPass } from '../../src/engine/batch.js'
 import { createSagaMetrics } from '../../src/engine/metrics.js'
 import { Engine } from '../../src/engine/engine.js'
 import { listParticipants, pauseParticipant, resumeParticipant } from '../../src/engine/participants/controls.js'
@@ -167,4 +168,62 @@ describe.each(drivers)('participants on %s', (kind) => {
     const failed = srv.hits.filter((h) => h.path === '/breaker/first' && h.status === 503).length
     expect(failed).toBeLessThanOrEqual(2 + events.filter((e) => e === 'circuit.half-open').length)
   })
+
+  it('a call in flight when the pause lands finishes normally; the next saga waits', async () => {
+    await def('inflight', '', ', participant: slow-svc')
+    srv.delayMs = 1_500
+    await startWorker()
+    const since = Date.now()
+    const id = (await engine.start('inflight', {})).saga.id
+    await waitFor(async () => srv.hitsSince(since).length === 1)
+    // as the command does: returns once every gate has seen the pause
+    await pauseParticipant(t.db, 'slow-svc', { operator: 'test', reason: 'mid-call' })
+    await waitFor(() => allCompleted([id]))
+    expect(await attempts([id])).toEqual([1])
+    const next = (await engine.start('inflight', {})).saga.id
+    await waitFor(async () => (await engine.get(next)).waitingFor === 'slow-svc')
+    expect(srv.hitsSince(since)).toHaveLength(1)
+    await resumeParticipant(t.db, 'slow-svc', op)
+    await waitFor(() => allCompleted([next]))
+  })
+
+  it('a compensation pass makes no call to a paused participant: the saga waits without using an attempt', async () => {
+    await applyYaml(
+      t.db,
+      [
+        'name: comp-pass',
+        'defaults: { timeout: 2s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
+        'steps:',
+        `  - { name: reserve, participant: undo-svc, action: { http: { url: "${srv.url}/comp-pass/reserve" } }, compensation: { http: { url: "${srv.url}/comp-pass/release" } } }`,
+        `  - { name: charge, participant: held-svc, action: { http: { url: "${srv.url}/comp-pass/charge" } } }`,
+      ].join('\n'),
+    )
+    await startWorker()
+    const warm = (await engine.start('comp-pass', {})).saga.id
+    await waitFor(() => allCompleted([warm]))
+    // the saga rests waiting for charge; an operator then compensates it, with its undo paused
+    await pauseParticipant(t.db, 'held-svc', { ...op, reason: 'hold the saga' })
+    await new Promise((r) => setTimeout(r, 1_200))
+    const id = (await engine.start('comp-pass', {})).saga.id
+    await waitFor(async () => (await engine.get(id)).waitingFor === 'held-svc')
+    await worker!.stop()
+    worker = null
+    await pauseParticipant(t.db, 'undo-svc', { ...op, reason: 'undo service down' })
+    await engine.compensate(id, { operator: 'test', reason: 'customer cancelled' })
+
+    const since = Date.now()
+    const pass = () => runCompensationPass(t.db, { limit: 10, maxRuntimeMs: 5_000, stuckAfterMs: 600_000, defsDir: '.' })
+    expect(await pass()).toMatchObject({ examined: 1, compensated: 0, retryLater: 1, suspended: 0, errors: 0 })
+    expect(srv.hitsSince(since)).toEqual([])
+    expect(await engine.get(id)).toMatchObject({ status: 'compensating', waitingFor: 'undo-svc', leaseOwner: null })
+    const undo = await t.db.query(`SELECT attempts FROM steps WHERE saga_id = $1 AND phase = 'compensation'`, [id])
+    expect(undo.rows).toEqual([])
+
+    await resumeParticipant(t.db, 'undo-svc', op)
+    expect(await pass()).toMatchObject({ compensated: 1, retryLater: 0 })
+    expect(srv.hitsSince(since).map((h) => h.path)).toEqual(['/comp-pass/release'])
+    expect(await engine.get(id)).toMatchObject({ status: 'compensated', waitingFor: null })
+    await resumeParticipant(t.db, 'held-svc', op)
+  })
+
 })
