@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { participantEvents } from '../../src/db/participants.js'
+import { acquire, done, participantEvents } from '../../src/db/participants.js'
 import { checkHealth, DEFAULT_THRESHOLDS } from '../../src/db/queries/health.js'
 import { runCompensationPass } from '../../src/engine/batch.js'
 import { createSagaMetrics } from '../../src/engine/metrics.js'
@@ -226,4 +226,55 @@ describe.each(drivers)('participants on %s', (kind) => {
     await resumeParticipant(t.db, 'held-svc', op)
   })
 
+  it('business failures never count towards the circuit', async () => {
+    await def('biz', 'participants: { biz-svc: { circuit: { failures: 2, within: 10s, cooldown: 5s } } }', ', participant: biz-svc')
+    srv.status = (path) => (path === '/biz/first' ? 422 : 200)
+    await startWorker(1)
+    const ids = await Promise.all(Array.from({ length: 4 }, async () => (await engine.start('biz', {})).saga.id))
+    await waitFor(async () => (await statuses(ids)).every((s) => s === 'compensated'))
+    await worker!.stop()
+    worker = null
+    expect(await attempts(ids)).toEqual([1, 1, 1, 1])
+    const p = (await listParticipants(t.db)).find((x) => x.name === 'biz-svc')
+    expect(p).toMatchObject({ state: 'ok', circuitState: 'closed', errorRate: 0 })
+    expect(await participantEvents(t.db, 'biz-svc')).toEqual([])
+  })
+
+  it('after the cooldown exactly one of many concurrent callers gets the probe; failure reopens, success closes', async () => {
+    const circuit = { failures: 2, within: 10_000, cooldown: 300 }
+    const args = (holder: string) => ({ name: 'probe-svc', holder, holdMs: 5_000, maxInFlight: null, rps: null, circuit })
+    const call = async (holder: string, kind: 'transient' | 'success') => {
+      const a = await acquire(t.db, args(holder))
+      expect(a.admitted).toBe(true)
+      return done(t.db, { name: 'probe-svc', holder, kind, probe: a.probe, circuit, error: 'HTTP 503' })
+    }
+    expect(await call('w/a', 'transient')).toBeNull()
+    expect(await call('w/b', 'transient')).toBe('circuit.opened')
+    expect(await acquire(t.db, args('w/c'))).toMatchObject({ admitted: false, state: 'open' })
+
+    const race = async () => {
+      await new Promise((r) => setTimeout(r, circuit.cooldown + 50))
+      const all = await Promise.all(Array.from({ length: 10 }, (_, i) => acquire(t.db, args(`w/${i}`))))
+      const probes = all.map((a, i) => ({ ...a, holder: `w/${i}` })).filter((a) => a.admitted)
+      expect(probes).toHaveLength(1)
+      expect(probes[0]!.probe).toBe(true)
+      expect(all.filter((a) => !a.admitted).every((a) => a.state === 'half-open')).toBe(true)
+      return probes[0]!.holder
+    }
+    const failed = await race()
+    expect(await done(t.db, { name: 'probe-svc', holder: failed, kind: 'transient', probe: true, circuit, error: 'HTTP 503' })).toBe('circuit.opened')
+    expect(await acquire(t.db, args('w/x'))).toMatchObject({ admitted: false, state: 'open' })
+    const ok = await race()
+    expect(await done(t.db, { name: 'probe-svc', holder: ok, kind: 'success', probe: true, circuit, error: null })).toBe('circuit.closed')
+    expect(await acquire(t.db, args('w/y'))).toMatchObject({ admitted: true, probe: false, state: 'ok' })
+    const events = await participantEvents(t.db, 'probe-svc')
+    expect(events.map((e) => [e.type, e.actor])).toEqual([
+      ['circuit.opened', 'w/b'],
+      ['circuit.half-open', failed],
+      ['circuit.opened', failed],
+      ['circuit.half-open', ok],
+      ['circuit.closed', ok],
+    ])
+    expect(events.every((e) => e.reason && e.at instanceof Date)).toBe(true)
+  })
 })
