@@ -55,6 +55,17 @@ describe.runIf(pgUrl)('participant controls with three worker processes', () => 
       join(dir, 'ledger.yaml'),
       `name: ledger\ndefaults: { timeout: 2s }\nsteps:\n  - { name: post, participant: ledger, action: { http: { url: "${srv.url}/ledger/post" } } }`,
     )
+    writeFileSync(
+      join(dir, 'limits.yaml'),
+      [
+        'name: limits',
+        'participants: { narrow: { maxInFlight: 3 }, metered: { rps: 8 } }',
+        'defaults: { timeout: 2s }',
+        'steps:',
+        `  - { name: hold, participant: narrow, action: { http: { url: "${srv.url}/narrow/hold" } } }`,
+        `  - { name: meter, participant: metered, action: { http: { url: "${srv.url}/metered/call" } } }`,
+      ].join('\n'),
+    )
     expect((await cli(['db', 'migrate'])).code).toBe(0)
     expect((await cli(['def', 'apply', dir])).code).toBe(0)
     db = await openDatabase({ url: s.url, schema: s.schema })
@@ -168,5 +179,39 @@ describe.runIf(pgUrl)('participant controls with three worker processes', () => 
       { action: 'participant.pause', operator: 'alice' },
       { action: 'participant.resume', operator: 'alice' },
     ])
+  }, 300_000)
+
+  it('maxInFlight and rps from a definition hold across three worker processes', async () => {
+    const engine = new Engine(db)
+    srv.delayMs = 100
+    const since = Date.now()
+    const ids: string[] = []
+    try {
+      for (let i = 0; i < 60; i++) ids.push((await engine.start('limits', {})).saga.id)
+      await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM sagas WHERE id = ANY($1::uuid[]) AND status = 'completed'`, [ids])) === ids.length, 120_000, 200)
+    } finally {
+      srv.delayMs = 5
+    }
+    const hits = srv.hitsSince(since)
+    const narrow = hits.filter((h) => h.path === '/narrow/hold').map((h) => h.at)
+    const metered = hits.filter((h) => h.path === '/metered/call').map((h) => h.at)
+    expect(narrow).toHaveLength(60)
+    expect(metered).toHaveLength(60)
+    // in flight at the service: never more than maxInFlight, whichever worker made the call
+    const overlap = (times: number[]) => Math.max(...times.map((t) => times.filter((u) => u <= t && t < u + 100).length))
+    expect(overlap(narrow)).toBeLessThanOrEqual(3)
+    expect(overlap(narrow)).toBeGreaterThanOrEqual(2)
+    // rps: one admission every 1/rps s, at most rps + 1 start in any second, plus the commit's jitter
+    expect(maxInWindow(metered, 1_000)).toBeLessThanOrEqual(8 + 2)
+    expect(((metered.length - 1) / (Math.max(...metered) - Math.min(...metered))) * 1000).toBeLessThanOrEqual(8 * 1.1)
+    expect(await count(`SELECT count(*)::int AS n FROM steps WHERE saga_id = ANY($1::uuid[]) AND attempts > 1`, [ids])).toBe(0)
+    // every worker process made calls to both, each enforcing the limits against the shared row
+    const processes = async (participant: string) =>
+      await waitFor(async () => {
+        const n = await count(`SELECT count(DISTINCT worker)::int AS n FROM participant_stats WHERE participant = $1 AND calls > 0`, [participant])
+        return n === WORKERS ? n : null
+      }, 10_000, 200)
+    expect(await processes('narrow')).toBe(WORKERS)
+    expect(await processes('metered')).toBe(WORKERS)
   }, 300_000)
 })
