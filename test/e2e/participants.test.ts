@@ -163,6 +163,11 @@ describe.runIf(pgUrl)('participant controls with three worker processes', () => 
     const sagas = await cli(['saga', 'list', '--def', 'ledger', '--status', 'running'])
     expect(sagas.stdout).toContain('waiting for a paused participant: ledger')
     const waiting = await count(`SELECT count(*)::int AS n FROM sagas WHERE id = ANY($1::uuid[]) AND waiting_for = 'ledger'`, [ids])
+    const held = (await db.query<{ id: string }>(`SELECT id FROM sagas WHERE id = ANY($1::uuid[]) AND waiting_for = 'ledger' LIMIT 1`, [ids])).rows[0]!.id
+    expect((await cli(['saga', 'show', held])).stdout).toMatch(/waiting +waiting for a paused participant: ledger/)
+    const table = (await cli(['participant', 'list'])).stdout
+    expect(table).toMatch(/participant +│ state +│ calls\/min +│ errors +│ p50 +│ p95 +│ in flight +│ waiting +│ controls +│ paused because/)
+    expect(table).toMatch(new RegExp(`ledger +│ paused +│ \\d+ +│ 0% +│ ≤\\S+ +│ ≤\\S+ +│ \\d+ +│ ${ledger.sagasWaiting} +│ +│ ledger migration \\(alice\\)`))
     expect(await count(`SELECT count(*)::int AS n FROM steps WHERE saga_id = ANY($1::uuid[]) AND attempts > 1`, [ids])).toBe(0)
 
     const rps = 10
@@ -174,6 +179,14 @@ describe.runIf(pgUrl)('participant controls with three worker processes', () => 
     // one admission every 1/rps s: at most rps + 1 start in any second; the commit before each call adds jitter
     expect(maxInWindow(after, 1_000)).toBeLessThanOrEqual(rps + 2)
     expect(((after.length - 1) / (Math.max(...after) - Math.min(...after))) * 1000).toBeLessThanOrEqual(rps * 1.1)
+    const shown = JSON.parse((await cli(['participant', 'show', 'ledger', '--json'])).stdout)
+    expect(shown.participant).toMatchObject({ state: 'limited', operatorRps: rps, paused: null })
+    expect(shown.events.map((e: { type: string; actor: string; reason: string }) => [e.type, e.actor, e.reason])).toEqual([
+      ['paused', 'alice', 'ledger migration'],
+      ['resumed', 'alice', 'done'],
+    ])
+    expect(shown.events[1].data).toMatchObject({ wasPaused: true, rps })
+    expect((await cli(['participant', 'show', 'ledger'])).stdout).toMatch(/\d{4}-\d\d-\d\dT\S+ +│ paused +│ alice +│ ledger migration/)
     const audit = await db.query<{ action: string; operator: string }>(`SELECT action, operator FROM audit_log WHERE target = 'ledger' AND action LIKE 'participant.%' ORDER BY id`)
     expect(audit.rows).toEqual([
       { action: 'participant.pause', operator: 'alice' },
