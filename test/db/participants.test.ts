@@ -160,6 +160,10 @@ describe.each(drivers)('participants on %s', (kind) => {
     await new Promise((r) => setTimeout(r, 1_000))
     down = false
     await waitFor(() => allCompleted(ids), 30_000)
+    await worker!.stop()
+    worker = null
+    // stopping writes the worker's last statistics: the 503s count as errors
+    expect((await listParticipants(t.db)).find((x) => x.name === 'flaky')!.errorRate).toBeGreaterThan(0)
     const events = (await participantEvents(t.db, 'flaky')).map((e) => e.type)
     expect(events.slice(0, 2)).toEqual(['circuit.opened', 'circuit.half-open'])
     expect(events.at(-1)).toBe('circuit.closed')
@@ -170,14 +174,16 @@ describe.each(drivers)('participants on %s', (kind) => {
   })
 
   it('a call in flight when the pause lands finishes normally; the next saga waits', async () => {
-    await def('inflight', '', ', participant: slow-svc')
-    srv.delayMs = 1_500
+    await def('inflight', '', ', participant: slow-svc, timeout: 5s')
+    srv.delayMs = 3_000
     await startWorker()
     const since = Date.now()
     const id = (await engine.start('inflight', {})).saga.id
     await waitFor(async () => srv.hitsSince(since).length === 1)
     // as the command does: returns once every gate has seen the pause
     await pauseParticipant(t.db, 'slow-svc', { operator: 'test', reason: 'mid-call' })
+    // workers report their calls in flight every 2 s
+    await waitFor(async () => (await listParticipants(t.db)).find((x) => x.name === 'slow-svc')?.inFlight === 1, 2_500)
     await waitFor(() => allCompleted([id]))
     expect(await attempts([id])).toEqual([1])
     const next = (await engine.start('inflight', {})).saga.id
