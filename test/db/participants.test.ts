@@ -92,6 +92,11 @@ describe.each(drivers)('participants on %s', (kind) => {
       ['paused', 'test', 'provider maintenance'],
       ['resumed', 'test', 'back'],
     ])
+    const audit = await t.db.query(`SELECT operator, action, reason, details FROM audit_log WHERE target = 'pay' ORDER BY id`)
+    expect(audit.rows).toEqual([
+      { operator: 'test', action: 'participant.pause', reason: 'provider maintenance', details: { wasPaused: false } },
+      { operator: 'test', action: 'participant.resume', reason: 'back', details: { wasPaused: true, rps: null, previousRps: null, woken: 4 } },
+    ])
     const waits = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE saga_id = ANY($1::uuid[]) AND type = 'step.waiting'`, [ids])
     expect(waits.rows[0]!.n).toBe(4)
   })
