@@ -237,6 +237,22 @@ describe.each(drivers)('participants on %s', (kind) => {
     await resumeParticipant(t.db, 'held-svc', op)
   })
 
+  it('saga run makes no call to a paused participant either: it waits, and goes on after the resume', async () => {
+    await def('run-here', '', ', participant: run-svc')
+    const warm = (await engine.start('run-here', {})).saga.id
+    expect((await engine.run(warm, { defsDir: '.' })).status).toBe('completed')
+    await pauseParticipant(t.db, 'run-svc', { ...op, reason: 'hold saga run' })
+    const id = (await engine.start('run-here', {})).saga.id
+    const since = Date.now()
+    const held = await engine.run(id, { defsDir: '.', signal: AbortSignal.timeout(1_500) })
+    expect(held).toMatchObject({ status: 'running', waitingFor: 'run-svc' })
+    expect(srv.hitsSince(since)).toEqual([])
+    expect(await attempts([id])).toEqual([])
+    await resumeParticipant(t.db, 'run-svc', op)
+    expect((await engine.run(id, { defsDir: '.' })).status).toBe('completed')
+    expect(await attempts([id])).toEqual([1])
+  })
+
   it('business failures never count towards the circuit', async () => {
     await def('biz', 'participants: { biz-svc: { circuit: { failures: 2, within: 10s, cooldown: 5s } } }', ', participant: biz-svc')
     srv.status = (path) => (path === '/biz/first' ? 422 : 200)
