@@ -146,6 +146,17 @@ describe('views render fixture data', () => {
     expect(draw(<DetailPane detail={{ id: 'gone', data: null, missing: true }} width={WIDTH} height={5} now={NOW} />)).toContain('saga gone no longer exists')
   })
 
+  it('a saga held back for a participant says so in its live row and its detail, not its last error', () => {
+    const held = saga({ status: 'running', currentStep: 'process-payment', lastError: 'HTTP 503 from payment', waitingFor: 'payments' })
+    const cursor = { index: 0, offset: 0, key: null }
+    const live = draw(<ViewTable view="live" rows={{ ...rows, live: [held] }} loaded cursor={cursor} height={10} width={WIDTH} now={NOW} />)
+    expect(live).toMatch(/process-payment .*waiting for participant payments/)
+    expect(live).not.toContain('HTTP 503')
+    const detail: SagaDetail = { saga: held, steps: [], events: [], intervention: null, now: new Date(NOW), waiting: 'waiting for a paused participant: payments' }
+    const out = draw(<DetailPane detail={{ id: held.id, data: detail, missing: false }} width={WIDTH} height={18} now={NOW} />)
+    expect(out).toContain('waiting: waiting for a paused participant: payments')
+  })
+
   it('compensate dialog: the plan in order, and the reason field', () => {
     const target = { sagaId: suspended.id, revision: 7, definition: 'order-checkout', step: 'process-payment', status: 'suspended', interventionId: null }
     let d = openDialog('compensate', target)
