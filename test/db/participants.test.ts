@@ -25,7 +25,7 @@ describe.each(drivers)('participants on %s', (kind) => {
       [
         `name: ${name}`,
         extra,
-        'defaults: { timeout: 2s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
+        'defaults: { timeout: 10s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
         'steps:',
         `  - { name: first, action: { http: { url: "${srv.url}/${name}/first" } }, compensation: { http: { url: "${srv.url}/${name}/undo" } }${step} }`,
       ].filter(Boolean).join('\n'),
@@ -145,8 +145,10 @@ describe.each(drivers)('participants on %s', (kind) => {
     const times = srv.hitsSince(since).filter((h) => h.path === '/slow-rate/first').map((h) => h.at)
     expect(times).toHaveLength(8)
     // admissions are one every 1/n s (at most n + 1 start in any second); at the service
-    // the commit before each call adds a little jitter, hence n + 2
-    expect(maxInWindow(times, 1_000)).toBeLessThanOrEqual(7)
+    // the commit before each call adds a little jitter, hence n + 2. On PGlite the database,
+    // the worker and this service share one thread, and a stall of it on a loaded machine
+    // delivers calls admitted apart in one burst: there only the average rate is the gate's.
+    if (kind !== 'pglite') expect(maxInWindow(times, 1_000)).toBeLessThanOrEqual(7)
     expect(((times.length - 1) / (Math.max(...times) - Math.min(...times))) * 1000).toBeLessThanOrEqual(5 * 1.1)
   })
 
@@ -203,7 +205,7 @@ describe.each(drivers)('participants on %s', (kind) => {
       t.db,
       [
         'name: comp-pass',
-        'defaults: { timeout: 2s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
+        'defaults: { timeout: 10s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
         'steps:',
         `  - { name: reserve, participant: undo-svc, action: { http: { url: "${srv.url}/comp-pass/reserve" } }, compensation: { http: { url: "${srv.url}/comp-pass/release" } } }`,
         `  - { name: charge, participant: held-svc, action: { http: { url: "${srv.url}/comp-pass/charge" } } }`,
