@@ -42,14 +42,31 @@ describe.runIf(canMakeClusters)('reading from a hot standby', () => {
     await pair?.stop()
   })
 
-  it('a write sent to the standby is exit 9 saying to use the primary; compensate --batch too', async () => {
+  it('a write sent to the standby is exit 9 saying to use the primary: start, retry, migrate, prune, worker, compensate --batch', async () => {
+    // Something on the standby for retry and prune to write to: a suspended saga, a finished one.
+    const { saga: suspended } = await engine.start('orders', { script: { charge: { action: ['business'] } } })
+    expect((await engine.run(suspended.id, { defsDir: FIXTURE_STEPS })).status).toBe('suspended')
+    const { saga: finished } = await engine.start('orders', {})
+    expect((await engine.run(finished.id, { defsDir: FIXTURE_STEPS })).status).toBe('completed')
+    await caughtUp(pair)
+    await new Promise((r) => setTimeout(r, 1_100))
     const standby = ['--database-url', pair.standbyUrl]
-    for (const argv of [['saga', 'start', 'orders', '--input', '{}'], ['db', 'migrate'], ['compensate', '--batch', '--defs', FIXTURE_STEPS]]) {
-      const res = await runCli([...argv, ...standby])
+    for (const argv of [
+      ['saga', 'start', 'orders', '--input', '{}'],
+      ['saga', 'retry', suspended.id, '--yes'],
+      ['db', 'migrate'],
+      ['db', 'prune', '--older-than', '1s', '--force', '--yes'],
+      ['worker', '--defs', FIXTURE_STEPS],
+      ['compensate', '--batch', '--defs', FIXTURE_STEPS],
+    ]) {
+      const res = await runCli([...argv, ...standby], { timeoutMs: 30_000 })
       expect(res.code, `${argv.join(' ')}: ${res.stderr}`).toBe(9)
       expect(res.stderr).toMatch(/this is a read-only standby; use the primary/)
     }
-  }, 60_000)
+    expect((await engine.get(suspended.id)).status).toBe('suspended')
+    // Out of the way of the console test below, which acts on the one suspended saga.
+    await engine.abort(suspended.id, { operator: 'test', reason: 'checked' })
+  }, 90_000)
 
   it('with replay paused: a saga only the primary has is read there, and health reports the lag and the live worker', async () => {
     // Pending on the replica for as long as replay stays paused, whatever the worker does with it.
