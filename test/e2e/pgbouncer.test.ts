@@ -52,11 +52,14 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     await s?.drop()
   })
 
+  /** A session pooler passes notifications on; in transaction mode LISTEN needs its own direct connection. */
+  const listenArgs = () => (mode === 'transaction' ? ['--listen-database-url', pgUrl!] : [])
+
   it('a worker runs every saga, sagas started through the pooler too, with no error', async () => {
     const started = await runCli(['saga', 'start', 'orders', '--input', '{}', '--json', ...args()])
     expect(started.code, started.stderr).toBe(0)
     for (let i = 0; i < 24; i++) await engine.start('orders', {})
-    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--concurrency', '8', '--listen-database-url', pgUrl!, ...args()])
+    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--concurrency', '8', ...listenArgs(), ...args()])
     let log = ''
     worker.stderr!.on('data', (d) => (log += d))
     const exited = new Promise<number | null>((r) => worker.on('close', r))
@@ -73,6 +76,20 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     expect(log).not.toMatch(/live wake-ups unavailable/)
     expect(log).not.toMatch(/prepared statement/)
   }, 150_000)
+
+  it.runIf(mode === 'transaction')('a worker without a direct LISTEN URL says plainly that notifications do not arrive', async () => {
+    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, ...args()])
+    let log = ''
+    worker.stderr!.on('data', (d) => (log += d))
+    const exited = new Promise<number | null>((r) => worker.on('close', r))
+    try {
+      await waitFor(async () => / worker \S+ started on /.test(log), 30_000, 50)
+    } finally {
+      worker.kill('SIGTERM')
+    }
+    expect(await exited).toBe(0)
+    expect(log).toMatch(/live wake-ups unavailable \(notifications do not arrive through .*PgBouncer in transaction mode.*--listen-database-url/)
+  }, 60_000)
 
   it('bulk retry and compensate, then compensate --batch, all through the pooler', async () => {
     const ids: string[] = []
@@ -143,9 +160,18 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     const session = `sagactl-pgb-${mode}-${process.pid}`
     const tmux = (...a: string[]) => execFileSync('tmux', a, { encoding: 'utf8' })
     const screen = () => tmux('capture-pane', '-p', '-t', session)
+    const openConsole = (extra: string[]) =>
+      tmux('new-session', '-d', '-s', session, '-x', '110', '-y', '30', `env NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${BIN} monitor ${[...args(), ...extra].join(' ')} --refresh 60s`)
     try {
-      const command = `env NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${BIN} monitor ${args().join(' ')} --listen-database-url ${pgUrl} --refresh 60s`
-      tmux('new-session', '-d', '-s', session, '-x', '110', '-y', '30', command)
+      if (mode === 'transaction') {
+        // Without a direct LISTEN URL the console says it is only polling.
+        openConsole([])
+        await waitFor(async () => /live updates unavailable \(notifications do not arrive/.test(screen()), 45_000, 100).catch(() => {
+          throw new Error(`the console never said notifications do not arrive:\n${screen()}`)
+        })
+        spawnSync('tmux', ['kill-session', '-t', session])
+      }
+      openConsole(listenArgs())
       await waitFor(async () => screen().includes('Live'), 45_000, 100)
       const started = await runCli(['saga', 'start', 'orders', '--input', '{"script":{"charge":{"action":["business"]}}}', ...args()])
       expect(started.code, started.stderr).toBe(0)
