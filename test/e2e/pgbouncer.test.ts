@@ -18,6 +18,7 @@ const installed = findPgbouncer() !== null
 if (!installed && process.env.CI) throw new Error('pgbouncer is required under CI (.ci/run installs it): apt-get install -y pgbouncer')
 if (!installed) process.stderr.write('\n  pgbouncer is not installed: the PgBouncer tests are SKIPPED (apt-get install -y pgbouncer)\n\n')
 const hasTmux = spawnSync('tmux', ['-V']).status === 0
+if (!hasTmux && process.env.CI) throw new Error('tmux is required under CI for the console tests (.ci/run installs it): apt-get install -y tmux')
 
 /**
  * Every process-level path through Debian's PgBouncer 1.18 with a stock config (no

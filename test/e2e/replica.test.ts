@@ -12,6 +12,7 @@ import { canMakeClusters, caughtUp, startPrimaryAndStandby, type PrimaryAndStand
 
 if (!canMakeClusters && process.env.CI) throw new Error('PostgreSQL server binaries (initdb, pg_basebackup) are required under CI')
 const hasTmux = spawnSync('tmux', ['-V']).status === 0
+if (!hasTmux && process.env.CI) throw new Error('tmux is required under CI for the console tests (.ci/run installs it): apt-get install -y tmux')
 
 /** A real streaming hot standby of a primary of the test's own; replay paused to make lag. */
 describe.runIf(canMakeClusters)('reading from a hot standby', () => {
