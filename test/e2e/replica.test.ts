@@ -81,9 +81,19 @@ describe.runIf(canMakeClusters)('reading from a hot standby', () => {
       expect(shown.code, shown.stderr).toBe(0)
       expect(JSON.parse(shown.stdout).saga.status).toBe('completed')
       expect(shown.stderr).toMatch(/the replica does not have saga .* yet; read from the primary/)
-      const events = await runCli(['saga', 'events', saga.id, '--json'], { env: { SAGACTL_DATABASE_URL: pair.primaryUrl, SAGACTL_READ_DATABASE_URL: pair.standbyUrl } })
-      expect(events.code, events.stderr).toBe(0)
-      expect(JSON.parse(events.stdout).items.map((e: { type: string }) => e.type)).toContain('saga.completed')
+      // saga events takes the replica from the flag, the environment and sagactl.yaml alike.
+      const configured = mkdtempSync(join(tmpdir(), 'sagactl-replica-config-'))
+      writeFileSync(join(configured, 'sagactl.yaml'), `database:\n  url: ${pair.primaryUrl}\n  readUrl: ${pair.standbyUrl}\n`)
+      for (const [how, argv, opts] of [
+        ['flag', withReplica(), {}],
+        ['environment', [], { env: { SAGACTL_DATABASE_URL: pair.primaryUrl, SAGACTL_READ_DATABASE_URL: pair.standbyUrl } }],
+        ['sagactl.yaml', [], { cwd: configured }],
+      ] as const) {
+        const events = await runCli(['saga', 'events', saga.id, '--json', ...argv], opts)
+        expect(events.code, `${how}: ${events.stderr}`).toBe(0)
+        expect(events.stderr, how).toMatch(/the replica does not have saga .* yet; read from the primary/)
+        expect(JSON.parse(events.stdout).items.map((e: { type: string }) => e.type)).toContain('saga.completed')
+      }
 
       const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, ...onPrimary()])
       try {
