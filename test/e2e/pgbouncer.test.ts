@@ -60,7 +60,9 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     const started = await runCli(['saga', 'start', 'orders', '--input', '{}', '--json', ...args()])
     expect(started.code, started.stderr).toBe(0)
     for (let i = 0; i < 24; i++) await engine.start('orders', {})
-    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--concurrency', '8', ...listenArgs(), ...args()])
+    // The direct LISTEN URL from the environment here, sagactl.yaml for events --follow, the flag for the console.
+    const listenEnv = mode === 'transaction' ? { SAGACTL_LISTEN_DATABASE_URL: pgUrl! } : {}
+    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--concurrency', '8', ...args()], { env: listenEnv })
     let log = ''
     worker.stderr!.on('data', (d) => (log += d))
     const exited = new Promise<number | null>((r) => worker.on('close', r))
@@ -116,9 +118,9 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
   }, 150_000)
 
   it('events --follow is live with a direct LISTEN URL, and says so plainly when the pooler drops notifications', async () => {
-    const follow = async (extra: string[]) => {
+    const follow = async (extra: string[], cwd?: string) => {
       const { saga } = await engine.start('orders', {})
-      const child = spawnCli(['saga', 'events', saga.id, '--follow', '--json', ...args(), ...extra])
+      const child = spawnCli(['saga', 'events', saga.id, '--follow', '--json', ...args(), ...extra], { cwd })
       let out = ''
       let err = ''
       child.stdout!.on('data', (d) => (out += d))
@@ -132,7 +134,9 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
       expect(out).toContain('saga.completed')
       return err
     }
-    expect(await follow(['--listen-database-url', pgUrl!])).not.toMatch(/notice/)
+    const configured = mkdtempSync(join(tmpdir(), `sagactl-pgbouncer-config-${mode}-`))
+    writeFileSync(join(configured, 'sagactl.yaml'), `database:\n  listenUrl: ${pgUrl}\n`)
+    expect(await follow([], configured)).not.toMatch(/notice/)
     const through = await follow([])
     if (mode === 'transaction') {
       expect(through).toMatch(/notice: live updates unavailable \(notifications do not arrive through .*PgBouncer in transaction mode.*--listen-database-url/)
