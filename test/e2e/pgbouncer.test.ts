@@ -190,3 +190,72 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     }
   }, 120_000)
 })
+
+/**
+ * The workaround people reach for instead of `?pgbouncer=true`: `ignore_startup_parameters
+ * = options` (the pooler drops the search_path sagactl asks for) and a role whose own
+ * search_path puts another schema that holds sagactl's tables before the one asked for.
+ * sagactl finds the pooler by itself, and `--schema` alone decides where every row goes.
+ */
+describe.runIf(pgUrl && installed)('through PgBouncer that ignores the startup options, as a role with a search_path of its own', () => {
+  const role = `sagactl_pgb_${process.pid}`
+  let admin: pg.Client
+  let bouncer: Pgbouncer
+  let decoy: Awaited<ReturnType<typeof freshPgSchema>>
+  let other: Awaited<ReturnType<typeof freshPgSchema>>
+  const count = async (schema: string) => (await admin.query(`SELECT count(*)::int AS n FROM "${schema}".sagas`)).rows[0].n as number
+
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: pgUrl! })
+    await admin.connect()
+    decoy = await freshPgSchema()
+    other = await freshPgSchema()
+    const dir = mkdtempSync(join(tmpdir(), 'sagactl-pgbouncer-role-'))
+    writeFileSync(join(dir, 'orders.yaml'), scriptedDefinition('orders', [{ name: 'reserve' }]))
+    for (const argv of [['db', 'migrate'], ['def', 'apply', dir]]) {
+      const res = await runCli([...argv, '--database-url', pgUrl!, '--schema', decoy.schema])
+      expect(res.code, res.stderr).toBe(0)
+    }
+    await admin.query(`CREATE ROLE ${role} LOGIN SUPERUSER`)
+    // The schema asked for is on it too, behind one that holds sagactl's tables as well.
+    await admin.query(`ALTER ROLE ${role} SET search_path = "${decoy.schema}", "${other.schema}"`)
+    bouncer = await startPgbouncer(pgUrl!, 'transaction', { users: [role], ignoreStartupParameters: 'options' })
+    const asRole = new URL(bouncer.url)
+    asRole.username = role
+    const args = ['--database-url', asRole.toString(), '--schema', other.schema]
+    for (const argv of [['db', 'migrate'], ['def', 'apply', dir], ['saga', 'start', 'orders', '--input', '{}']]) {
+      const res = await runCli([...argv, ...args])
+      expect(res.code, `${argv.join(' ')}: ${res.stderr}`).toBe(0)
+    }
+  }, 120_000)
+  afterAll(async () => {
+    await bouncer?.stop()
+    await other?.drop()
+    await decoy?.drop()
+    await admin?.query(`DROP OWNED BY ${role}`).catch(() => {})
+    await admin?.query(`DROP ROLE IF EXISTS ${role}`)
+    await admin?.end()
+  })
+
+  it('--schema decides where rows go, not the role search_path, and the pooler is found without ?pgbouncer=true', async () => {
+    expect(await count(other.schema)).toBe(1)
+    expect(await count(decoy.schema)).toBe(0)
+    const asRole = new URL(bouncer.url)
+    asRole.username = role
+    const db = await openDatabase({ url: asRole.toString(), schema: other.schema })
+    try {
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM {{schema}}.sagas')).rows[0]!.n).toBe(1)
+      expect((db as unknown as { behindPooler: boolean }).behindPooler).toBe(true)
+    } finally {
+      await db.close()
+    }
+    // A direct connection keeps its named statements.
+    const direct = await openDatabase({ url: pgUrl!, schema: other.schema })
+    try {
+      await direct.query('SELECT 1')
+      expect((direct as unknown as { behindPooler: boolean }).behindPooler).toBe(false)
+    } finally {
+      await direct.close()
+    }
+  })
+})
