@@ -159,6 +159,11 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     // Without the switch, sagactl finds the pooler itself and works all the same.
     const status = await runCli(['db', 'status', '--database-url', bouncer.url, '--schema', s.schema])
     expect(status.code, status.stderr).toBe(0)
+    // A LISTEN URL that points at the pooler without the switch: the command says why it polls.
+    const { saga } = await engine.start('orders', {})
+    const wait = await runCli(['saga', 'wait', saga.id, '--timeout', '1s', ...args(), '--listen-database-url', bouncer.url])
+    expect(wait.code, wait.stderr).toBe(11)
+    expect(wait.stderr).toMatch(/notice: live updates unavailable \(.*unsupported startup parameter: options — this is PgBouncer: add \?pgbouncer=true/)
   })
 
   it.runIf(hasTmux)('the console follows a saga started through the pooler', async () => {
