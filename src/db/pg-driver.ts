@@ -81,7 +81,8 @@ export class PgDatabase implements Database {
    * The first use finds a pooler the URL did not mention: PgBouncer refuses the startup
    * `options` outright (then sagactl reconnects without them), or, with
    * `ignore_startup_parameters = options`, accepts and drops them (then search_path is not
-   * the one asked for). Either way named prepared statements are turned off from then on.
+   * exactly the one sent, even when the role's own search_path names the schema). Either
+   * way named prepared statements are turned off from then on.
    */
   private ready(): Promise<void> {
     this.checked ??= (async () => {
@@ -95,7 +96,8 @@ export class PgDatabase implements Database {
         await this.switchToPooler()
         return
       }
-      if (!sp.split(',').some((s) => s.trim().replace(/^"|"$/g, '') === this.schema)) this.pooler = true
+      const path = sp.split(',').map((s) => s.trim().replace(/^"|"$/g, ''))
+      if (path.length !== 2 || path[0] !== this.schema || path[1] !== 'public') this.pooler = true
     })().catch((err: unknown) => {
       this.checked = undefined
       throw err

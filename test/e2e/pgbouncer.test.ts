@@ -18,6 +18,7 @@ const installed = findPgbouncer() !== null
 if (!installed && process.env.CI) throw new Error('pgbouncer is required under CI (.ci/run installs it): apt-get install -y pgbouncer')
 if (!installed) process.stderr.write('\n  pgbouncer is not installed: the PgBouncer tests are SKIPPED (apt-get install -y pgbouncer)\n\n')
 const hasTmux = spawnSync('tmux', ['-V']).status === 0
+if (!hasTmux && process.env.CI) throw new Error('tmux is required under CI for the console tests (.ci/run installs it): apt-get install -y tmux')
 
 /**
  * Every process-level path through Debian's PgBouncer 1.18 with a stock config (no
@@ -52,11 +53,16 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     await s?.drop()
   })
 
+  /** A session pooler passes notifications on; in transaction mode LISTEN needs its own direct connection. */
+  const listenArgs = () => (mode === 'transaction' ? ['--listen-database-url', pgUrl!] : [])
+
   it('a worker runs every saga, sagas started through the pooler too, with no error', async () => {
     const started = await runCli(['saga', 'start', 'orders', '--input', '{}', '--json', ...args()])
     expect(started.code, started.stderr).toBe(0)
     for (let i = 0; i < 24; i++) await engine.start('orders', {})
-    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--concurrency', '8', '--listen-database-url', pgUrl!, ...args()])
+    // The direct LISTEN URL from the environment here, sagactl.yaml for events --follow, the flag for the console.
+    const listenEnv = mode === 'transaction' ? { SAGACTL_LISTEN_DATABASE_URL: pgUrl! } : {}
+    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, '--concurrency', '8', ...args()], { env: listenEnv })
     let log = ''
     worker.stderr!.on('data', (d) => (log += d))
     const exited = new Promise<number | null>((r) => worker.on('close', r))
@@ -73,6 +79,20 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     expect(log).not.toMatch(/live wake-ups unavailable/)
     expect(log).not.toMatch(/prepared statement/)
   }, 150_000)
+
+  it.runIf(mode === 'transaction')('a worker without a direct LISTEN URL says plainly that notifications do not arrive', async () => {
+    const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, ...args()])
+    let log = ''
+    worker.stderr!.on('data', (d) => (log += d))
+    const exited = new Promise<number | null>((r) => worker.on('close', r))
+    try {
+      await waitFor(async () => / worker \S+ started on /.test(log), 30_000, 50)
+    } finally {
+      worker.kill('SIGTERM')
+    }
+    expect(await exited).toBe(0)
+    expect(log).toMatch(/live wake-ups unavailable \(notifications do not arrive through .*PgBouncer in transaction mode.*--listen-database-url/)
+  }, 60_000)
 
   it('bulk retry and compensate, then compensate --batch, all through the pooler', async () => {
     const ids: string[] = []
@@ -98,9 +118,9 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
   }, 150_000)
 
   it('events --follow is live with a direct LISTEN URL, and says so plainly when the pooler drops notifications', async () => {
-    const follow = async (extra: string[]) => {
+    const follow = async (extra: string[], cwd?: string) => {
       const { saga } = await engine.start('orders', {})
-      const child = spawnCli(['saga', 'events', saga.id, '--follow', '--json', ...args(), ...extra])
+      const child = spawnCli(['saga', 'events', saga.id, '--follow', '--json', ...args(), ...extra], { cwd })
       let out = ''
       let err = ''
       child.stdout!.on('data', (d) => (out += d))
@@ -114,7 +134,9 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
       expect(out).toContain('saga.completed')
       return err
     }
-    expect(await follow(['--listen-database-url', pgUrl!])).not.toMatch(/notice/)
+    const configured = mkdtempSync(join(tmpdir(), `sagactl-pgbouncer-config-${mode}-`))
+    writeFileSync(join(configured, 'sagactl.yaml'), `database:\n  listenUrl: ${pgUrl}\n`)
+    expect(await follow([], configured)).not.toMatch(/notice/)
     const through = await follow([])
     if (mode === 'transaction') {
       expect(through).toMatch(/notice: live updates unavailable \(notifications do not arrive through .*PgBouncer in transaction mode.*--listen-database-url/)
@@ -137,15 +159,29 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     // Without the switch, sagactl finds the pooler itself and works all the same.
     const status = await runCli(['db', 'status', '--database-url', bouncer.url, '--schema', s.schema])
     expect(status.code, status.stderr).toBe(0)
+    // A LISTEN URL that points at the pooler without the switch: the command says why it polls.
+    const { saga } = await engine.start('orders', {})
+    const wait = await runCli(['saga', 'wait', saga.id, '--timeout', '1s', ...args(), '--listen-database-url', bouncer.url])
+    expect(wait.code, wait.stderr).toBe(11)
+    expect(wait.stderr).toMatch(/notice: live updates unavailable \(.*unsupported startup parameter: options — this is PgBouncer: add \?pgbouncer=true/)
   })
 
   it.runIf(hasTmux)('the console follows a saga started through the pooler', async () => {
     const session = `sagactl-pgb-${mode}-${process.pid}`
     const tmux = (...a: string[]) => execFileSync('tmux', a, { encoding: 'utf8' })
     const screen = () => tmux('capture-pane', '-p', '-t', session)
+    const openConsole = (extra: string[]) =>
+      tmux('new-session', '-d', '-s', session, '-x', '110', '-y', '30', `env NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${BIN} monitor ${[...args(), ...extra].join(' ')} --refresh 60s`)
     try {
-      const command = `env NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${BIN} monitor ${args().join(' ')} --listen-database-url ${pgUrl} --refresh 60s`
-      tmux('new-session', '-d', '-s', session, '-x', '110', '-y', '30', command)
+      if (mode === 'transaction') {
+        // Without a direct LISTEN URL the console says it is only polling.
+        openConsole([])
+        await waitFor(async () => /live updates unavailable \(notifications do not arrive/.test(screen()), 45_000, 100).catch(() => {
+          throw new Error(`the console never said notifications do not arrive:\n${screen()}`)
+        })
+        spawnSync('tmux', ['kill-session', '-t', session])
+      }
+      openConsole(listenArgs())
       await waitFor(async () => screen().includes('Live'), 45_000, 100)
       const started = await runCli(['saga', 'start', 'orders', '--input', '{"script":{"charge":{"action":["business"]}}}', ...args()])
       expect(started.code, started.stderr).toBe(0)
@@ -158,4 +194,73 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
       spawnSync('tmux', ['kill-session', '-t', session])
     }
   }, 120_000)
+})
+
+/**
+ * The workaround people reach for instead of `?pgbouncer=true`: `ignore_startup_parameters
+ * = options` (the pooler drops the search_path sagactl asks for) and a role whose own
+ * search_path puts another schema that holds sagactl's tables before the one asked for.
+ * sagactl finds the pooler by itself, and `--schema` alone decides where every row goes.
+ */
+describe.runIf(pgUrl && installed)('through PgBouncer that ignores the startup options, as a role with a search_path of its own', () => {
+  const role = `sagactl_pgb_${process.pid}`
+  let admin: pg.Client
+  let bouncer: Pgbouncer
+  let decoy: Awaited<ReturnType<typeof freshPgSchema>>
+  let other: Awaited<ReturnType<typeof freshPgSchema>>
+  const count = async (schema: string) => (await admin.query(`SELECT count(*)::int AS n FROM "${schema}".sagas`)).rows[0].n as number
+
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: pgUrl! })
+    await admin.connect()
+    decoy = await freshPgSchema()
+    other = await freshPgSchema()
+    const dir = mkdtempSync(join(tmpdir(), 'sagactl-pgbouncer-role-'))
+    writeFileSync(join(dir, 'orders.yaml'), scriptedDefinition('orders', [{ name: 'reserve' }]))
+    for (const argv of [['db', 'migrate'], ['def', 'apply', dir]]) {
+      const res = await runCli([...argv, '--database-url', pgUrl!, '--schema', decoy.schema])
+      expect(res.code, res.stderr).toBe(0)
+    }
+    await admin.query(`CREATE ROLE ${role} LOGIN SUPERUSER`)
+    // The schema asked for is on it too, behind one that holds sagactl's tables as well.
+    await admin.query(`ALTER ROLE ${role} SET search_path = "${decoy.schema}", "${other.schema}"`)
+    bouncer = await startPgbouncer(pgUrl!, 'transaction', { users: [role], ignoreStartupParameters: 'options' })
+    const asRole = new URL(bouncer.url)
+    asRole.username = role
+    const args = ['--database-url', asRole.toString(), '--schema', other.schema]
+    for (const argv of [['db', 'migrate'], ['def', 'apply', dir], ['saga', 'start', 'orders', '--input', '{}']]) {
+      const res = await runCli([...argv, ...args])
+      expect(res.code, `${argv.join(' ')}: ${res.stderr}`).toBe(0)
+    }
+  }, 120_000)
+  afterAll(async () => {
+    await bouncer?.stop()
+    await other?.drop()
+    await decoy?.drop()
+    await admin?.query(`DROP OWNED BY ${role}`).catch(() => {})
+    await admin?.query(`DROP ROLE IF EXISTS ${role}`)
+    await admin?.end()
+  })
+
+  it('--schema decides where rows go, not the role search_path, and the pooler is found without ?pgbouncer=true', async () => {
+    expect(await count(other.schema)).toBe(1)
+    expect(await count(decoy.schema)).toBe(0)
+    const asRole = new URL(bouncer.url)
+    asRole.username = role
+    const db = await openDatabase({ url: asRole.toString(), schema: other.schema })
+    try {
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM {{schema}}.sagas')).rows[0]!.n).toBe(1)
+      expect((db as unknown as { behindPooler: boolean }).behindPooler).toBe(true)
+    } finally {
+      await db.close()
+    }
+    // A direct connection keeps its named statements.
+    const direct = await openDatabase({ url: pgUrl!, schema: other.schema })
+    try {
+      await direct.query('SELECT 1')
+      expect((direct as unknown as { behindPooler: boolean }).behindPooler).toBe(false)
+    } finally {
+      await direct.close()
+    }
+  })
 })

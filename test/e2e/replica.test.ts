@@ -12,6 +12,7 @@ import { canMakeClusters, caughtUp, startPrimaryAndStandby, type PrimaryAndStand
 
 if (!canMakeClusters && process.env.CI) throw new Error('PostgreSQL server binaries (initdb, pg_basebackup) are required under CI')
 const hasTmux = spawnSync('tmux', ['-V']).status === 0
+if (!hasTmux && process.env.CI) throw new Error('tmux is required under CI for the console tests (.ci/run installs it): apt-get install -y tmux')
 
 /** A real streaming hot standby of a primary of the test's own; replay paused to make lag. */
 describe.runIf(canMakeClusters)('reading from a hot standby', () => {
@@ -42,14 +43,31 @@ describe.runIf(canMakeClusters)('reading from a hot standby', () => {
     await pair?.stop()
   })
 
-  it('a write sent to the standby is exit 9 saying to use the primary; compensate --batch too', async () => {
+  it('a write sent to the standby is exit 9 saying to use the primary: start, retry, migrate, prune, worker, compensate --batch', async () => {
+    // Something on the standby for retry and prune to write to: a suspended saga, a finished one.
+    const { saga: suspended } = await engine.start('orders', { script: { charge: { action: ['business'] } } })
+    expect((await engine.run(suspended.id, { defsDir: FIXTURE_STEPS })).status).toBe('suspended')
+    const { saga: finished } = await engine.start('orders', {})
+    expect((await engine.run(finished.id, { defsDir: FIXTURE_STEPS })).status).toBe('completed')
+    await caughtUp(pair)
+    await new Promise((r) => setTimeout(r, 1_100))
     const standby = ['--database-url', pair.standbyUrl]
-    for (const argv of [['saga', 'start', 'orders', '--input', '{}'], ['db', 'migrate'], ['compensate', '--batch', '--defs', FIXTURE_STEPS]]) {
-      const res = await runCli([...argv, ...standby])
+    for (const argv of [
+      ['saga', 'start', 'orders', '--input', '{}'],
+      ['saga', 'retry', suspended.id, '--yes'],
+      ['db', 'migrate'],
+      ['db', 'prune', '--older-than', '1s', '--force', '--yes'],
+      ['worker', '--defs', FIXTURE_STEPS],
+      ['compensate', '--batch', '--defs', FIXTURE_STEPS],
+    ]) {
+      const res = await runCli([...argv, ...standby], { timeoutMs: 30_000 })
       expect(res.code, `${argv.join(' ')}: ${res.stderr}`).toBe(9)
       expect(res.stderr).toMatch(/this is a read-only standby; use the primary/)
     }
-  }, 60_000)
+    expect((await engine.get(suspended.id)).status).toBe('suspended')
+    // Out of the way of the console test below, which acts on the one suspended saga.
+    await engine.abort(suspended.id, { operator: 'test', reason: 'checked' })
+  }, 90_000)
 
   it('with replay paused: a saga only the primary has is read there, and health reports the lag and the live worker', async () => {
     // Pending on the replica for as long as replay stays paused, whatever the worker does with it.
@@ -63,9 +81,19 @@ describe.runIf(canMakeClusters)('reading from a hot standby', () => {
       expect(shown.code, shown.stderr).toBe(0)
       expect(JSON.parse(shown.stdout).saga.status).toBe('completed')
       expect(shown.stderr).toMatch(/the replica does not have saga .* yet; read from the primary/)
-      const events = await runCli(['saga', 'events', saga.id, '--json'], { env: { SAGACTL_DATABASE_URL: pair.primaryUrl, SAGACTL_READ_DATABASE_URL: pair.standbyUrl } })
-      expect(events.code, events.stderr).toBe(0)
-      expect(JSON.parse(events.stdout).items.map((e: { type: string }) => e.type)).toContain('saga.completed')
+      // saga events takes the replica from the flag, the environment and sagactl.yaml alike.
+      const configured = mkdtempSync(join(tmpdir(), 'sagactl-replica-config-'))
+      writeFileSync(join(configured, 'sagactl.yaml'), `database:\n  url: ${pair.primaryUrl}\n  readUrl: ${pair.standbyUrl}\n`)
+      for (const [how, argv, opts] of [
+        ['flag', withReplica(), {}],
+        ['environment', [], { env: { SAGACTL_DATABASE_URL: pair.primaryUrl, SAGACTL_READ_DATABASE_URL: pair.standbyUrl } }],
+        ['sagactl.yaml', [], { cwd: configured }],
+      ] as const) {
+        const events = await runCli(['saga', 'events', saga.id, '--json', ...argv], opts)
+        expect(events.code, `${how}: ${events.stderr}`).toBe(0)
+        expect(events.stderr, how).toMatch(/the replica does not have saga .* yet; read from the primary/)
+        expect(JSON.parse(events.stdout).items.map((e: { type: string }) => e.type)).toContain('saga.completed')
+      }
 
       const worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, ...onPrimary()])
       try {

@@ -19,6 +19,7 @@ const routes: Record<string, Answer[]> = {
   '/error-400': [{ status: 400, body: '{"error":"bad request"}' }],
   '/error-404': [{ status: 404, body: '404 page not found' }],
   '/created-201': [{ status: 201, body: '{}' }],
+  '/moved-307': [{ status: 307, body: '', headers: { location: '/success' } }],
 }
 
 let p: Awaited<ReturnType<typeof scriptedParticipant>>
@@ -118,6 +119,11 @@ describe('protocol dtm: what an answer means (dtmcli HTTPResp2DtmError)', () => 
     ['201 (DTM accepts only 200)', '/created-201'],
   ])('%s is retried', async (_name, path) => {
     expect(await executeCall(dtm(path), ctx(), opts)).toMatchObject({ kind: 'transient' })
+  })
+
+  it('a redirect is not followed (DTM would follow it): the call fails at once, not retried', async () => {
+    expect(await executeCall(dtm('/moved-307'), ctx(), opts)).toEqual({ kind: 'business', error: 'HTTP 307 redirect to /success (not followed)' })
+    expect(p.seen.map((s) => s.path)).toEqual(['/moved-307'])
   })
 
   it('the same answers keep sagactl meanings without protocol: dtm', async () => {

@@ -26,7 +26,7 @@ export const answers = {
   result: (v: 'SUCCESS' | 'FAILURE' | 'ONGOING') => ({ status: 200, body: `{"dtm_result":"${v}"}` }),
   wrap2Failure: { status: 409, body: '{"dtm_result":"FAILURE","message":"FAILURE"}' },
 } as const
-export type Answer = { status: number; body: string }
+export type Answer = { status: number; body: string; headers?: Record<string, string> }
 
 async function readRequest(req: IncomingMessage): Promise<DtmRequest> {
   let body = ''
@@ -48,9 +48,9 @@ export async function scriptedParticipant(script: Record<string, Answer[]>) {
     void readRequest(req).then((r) => {
       const n = seen.filter((s) => s.path === r.path).length
       seen.push(r)
-      const list = script[r.path] ?? [answers.wrapNil]
+      const list: Answer[] = script[r.path] ?? [answers.wrapNil]
       const a = list[Math.min(n, list.length - 1)]!
-      res.writeHead(a.status, { 'content-type': GIN_JSON }).end(a.body)
+      res.writeHead(a.status, { 'content-type': GIN_JSON, ...a.headers }).end(a.body)
     })
   })
   const base = await listen(server)

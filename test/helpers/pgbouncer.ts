@@ -42,12 +42,19 @@ export interface Pgbouncer {
   stop(): Promise<void>
 }
 
+export interface PgbouncerOptions {
+  /** Roles besides the server URL's that may connect. */
+  users?: string[]
+  /** `ignore_startup_parameters`, the setting people add to get past the `options` refusal. */
+  ignoreStartupParameters?: string
+}
+
 /**
  * Starts PgBouncer with a config of its own on a free port, in front of `serverUrl`. The
  * config is the stock one plus what a test needs (address, port, files, pool mode,
- * trust auth): in particular no ignore_startup_parameters and no max_prepared_statements.
+ * trust auth): unless asked, no ignore_startup_parameters and no max_prepared_statements.
  */
-export async function startPgbouncer(serverUrl: string, mode: 'session' | 'transaction'): Promise<Pgbouncer> {
+export async function startPgbouncer(serverUrl: string, mode: 'session' | 'transaction', opts: PgbouncerOptions = {}): Promise<Pgbouncer> {
   const bin = findPgbouncer()
   if (!bin) throw new Error('pgbouncer is not installed')
   const server = new URL(serverUrl)
@@ -57,7 +64,7 @@ export async function startPgbouncer(serverUrl: string, mode: 'session' | 'trans
   const dir = mkdtempSync(join(tmpdir(), `sagactl-pgbouncer-${mode}-`))
   const { prefix, chown } = asServerUser()
   chown(dir)
-  writeFileSync(join(dir, 'userlist.txt'), `"${user}" ""\n`)
+  writeFileSync(join(dir, 'userlist.txt'), [user, ...(opts.users ?? [])].map((u) => `"${u}" ""\n`).join(''))
   writeFileSync(
     join(dir, 'pgbouncer.ini'),
     `[databases]
@@ -74,7 +81,7 @@ default_pool_size = 10
 max_client_conn = 200
 logfile = ${join(dir, 'pgbouncer.log')}
 pidfile = ${join(dir, 'pgbouncer.pid')}
-`,
+${opts.ignoreStartupParameters ? `ignore_startup_parameters = ${opts.ignoreStartupParameters}\n` : ''}`,
   )
   const argv = [...prefix, bin, join(dir, 'pgbouncer.ini')]
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { cwd: '/', stdio: 'ignore' })
