@@ -10,6 +10,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'Routes under /v1 (the OpenAPI document is GET /v1/openapi.json). Every request needs Authorization: Bearer <token> from "sagactl token create"; ' +
     'read tokens may GET, start tokens may also POST /v1/sagas, operate tokens may also act. Actions are audited with the token name as the operator. ' +
     'Binds 127.0.0.1 by default: put a TLS-terminating proxy in front of it before exposing it. --port 0 picks a free port; the address is printed on stderr. ' +
+    'Waiting requests (?wait=) and event streams wake on notifications; when they cannot arrive (PgBouncer in transaction mode without --listen-database-url) a notice on stderr says so and they re-read every second. ' +
     'SIGTERM or SIGINT: stop accepting, answer waiting requests, let requests in flight finish (up to --drain), exit 0.'
   static override examples = [
     '<%= config.bin %> serve',
@@ -22,6 +23,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'max-body': Flags.integer({ summary: 'Largest request body in KiB; larger ones get 413.', default: 1024, min: 1 }),
     drain: durationFlag({ summary: 'On SIGTERM, how long requests in flight may take before their connections are closed.', default: 10_000, defaultHelp: async () => '10s' }),
     connections: Flags.integer({ summary: 'Database connections in the pool (a real server).', default: 16, min: 2, max: 200 }),
+    ...BaseCommand.listenFlags,
   }
 
   async run() {

@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { DEFAULT_THRESHOLDS, type HealthThresholds } from '../db/queries/health.js'
 import type { Database } from '../db/types.js'
 import { Engine } from '../engine/engine.js'
-import { NotFoundError, UsageError } from '../errors.js'
+import { errorLine, NotFoundError, UsageError } from '../errors.js'
 import { bearerAuth, type AuthEnv } from './auth.js'
 import { HttpError, sendError, statusOf } from './errors.js'
 import type { Deps } from './routes/common.js'
@@ -12,7 +12,7 @@ import { operateRoutes } from './routes/operate.js'
 import { operatorDayRoutes } from './routes/operator-day.js'
 import { sagaRoutes } from './routes/sagas.js'
 import { systemRoutes } from './routes/system.js'
-import { SagaWatch } from './watch.js'
+import { POLL_ONLY_MS, SagaWatch } from './watch.js'
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -41,7 +41,7 @@ const DOC = (version: string) => ({
  */
 export function createApi(db: Database, opts: ApiOptions = {}): { app: OpenAPIHono<AuthEnv>; watch: SagaWatch; document: () => unknown } {
   const log = opts.log ?? (() => {})
-  const watch = new SagaWatch(db)
+  const watch = new SagaWatch(db, (err) => log(`live updates unavailable (${errorLine(err)}): waiting requests and event streams re-read every ${POLL_ONLY_MS / 1000}s`))
   const deps: Deps = { db, engine: new Engine(db), watch, health: opts.health ?? DEFAULT_THRESHOLDS }
   const app = new OpenAPIHono<AuthEnv>({
     defaultHook: (result, c) => {

@@ -31,6 +31,8 @@ export async function serveApi(db: Database, opts: ServeOptions): Promise<Runnin
     })
     server.listen(opts.port, opts.host, () => resolve())
   })
+  // At start, so a LISTEN that cannot work (PgBouncer in transaction mode) is reported at once.
+  void watch.listen()
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   return {

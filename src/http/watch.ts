@@ -1,23 +1,44 @@
 import type { Database } from '../db/types.js'
 import type { ChangeNotice } from '../engine/types.js'
 
+/** How often a waiter re-reads when notifications do not arrive. */
+export const POLL_ONLY_MS = 1_000
+
 /**
  * One LISTEN for the whole server, fanned out to the requests waiting on a saga (?wait=
  * and event streams). A notice without a list of sagas (a large batch) wakes every
- * waiter; each waiter also re-reads on a timer, in case a notification is lost.
+ * waiter; each waiter also re-reads on a timer, in case a notification is lost. When
+ * notifications cannot be had (LISTEN refused, or a test NOTIFY gets no answer, as through
+ * PgBouncer in transaction mode), `onPollOnly` is told once and waiters re-read every second.
  */
 export class SagaWatch {
   private readonly waiters = new Map<string, Set<() => void>>()
   private listening: Promise<(() => Promise<void>) | null> | null = null
+  private pollOnly = false
   private closed = false
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly onPollOnly: (err: unknown) => void = () => {},
+  ) {}
+
+  /** Starts listening now rather than for the first waiter (a server does, so a problem shows at start). */
+  listen(): Promise<unknown> {
+    this.listening ??= this.db
+      .listen((payload) => this.dispatch(payload))
+      .catch((err: unknown) => {
+        this.pollOnly = true
+        this.onPollOnly(err)
+        return null
+      })
+    return this.listening
+  }
 
   /** Resolves when the saga changes, after `ms`, or when the server shuts down, whichever is first. */
   async changed(sagaId: string, ms: number): Promise<void> {
     if (this.closed) return
-    this.listening ??= this.db.listen((payload) => this.dispatch(payload)).catch(() => null)
-    await this.listening
+    await this.listen()
+    if (this.pollOnly) ms = Math.min(ms, POLL_ONLY_MS)
     await new Promise<void>((resolve) => {
       const set = this.waiters.get(sagaId) ?? new Set()
       this.waiters.set(sagaId, set)

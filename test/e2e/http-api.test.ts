@@ -16,7 +16,7 @@ import {
   SagaPageSchema,
   SagaSchema,
 } from '../../src/http/schemas.js'
-import { runCli, spawnCli } from '../helpers/cli.js'
+import { runCli, spawnCli, startServe, type ServeProcess } from '../helpers/cli.js'
 import { curl, postJson } from '../helpers/curl.js'
 import { freshPgSchema, pgUrl } from '../helpers/db.js'
 import { FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
@@ -27,19 +27,10 @@ function untilExit(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)))
 }
 
-/** Starts `sagactl serve` and resolves to its address once it listens. */
-async function serve(args: string[], cwd?: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = spawnCli(['serve', '--port', '0', ...args], { cwd })
-  let log = ''
-  child.stderr!.on('data', (d) => (log += d))
-  const url = await waitFor(async () => /API on (http:\/\/\S+)/.exec(log)?.[1], 30_000, 50)
-  return { child, url, log: () => log }
-}
-
 describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
   let s: Awaited<ReturnType<typeof freshPgSchema>>
   let db: pg.Client
-  let api: Awaited<ReturnType<typeof serve>>
+  let api: ServeProcess
   let worker: ChildProcess
   let dir: string
   const tokens: Record<'read' | 'start' | 'operate', string> = { read: '', start: '', operate: '' }
@@ -67,7 +58,7 @@ describe.runIf(pgUrl)('sagactl serve, driven with curl', () => {
     worker = spawnCli(['worker', '--defs', FIXTURE_STEPS, ...db$()])
     // The API's health rules take their thresholds from sagactl.yaml, as `sagactl health` does.
     writeFileSync(join(dir, 'sagactl.yaml'), 'health:\n  maxOpenInterventions: 7\n  maxCompensationDuration: 90s\n')
-    api = await serve([...db$(), '--max-body', '4'], dir)
+    api = await startServe([...db$(), '--max-body', '4'], { cwd: dir })
   }, 180_000)
   afterAll(async () => {
     for (const child of [worker, api?.child]) {

@@ -9,7 +9,8 @@ import { openDatabase } from '../../src/db/open.js'
 import type { Database } from '../../src/db/types.js'
 import { Engine } from '../../src/engine/engine.js'
 import { DatabaseUnreachableError } from '../../src/errors.js'
-import { BIN, runCli, spawnCli } from '../helpers/cli.js'
+import { BIN, runCli, spawnCli, startServe } from '../helpers/cli.js'
+import { curl } from '../helpers/curl.js'
 import { freshPgSchema, pgUrl } from '../helpers/db.js'
 import { FIXTURE_STEPS, scriptedDefinition, waitFor } from '../helpers/engine.js'
 import { findPgbouncer, startPgbouncer, type Pgbouncer } from '../helpers/pgbouncer.js'
@@ -93,6 +94,30 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
     expect(await exited).toBe(0)
     expect(log).toMatch(/live wake-ups unavailable \(notifications do not arrive through .*PgBouncer in transaction mode.*--listen-database-url/)
   }, 60_000)
+
+  it.runIf(mode === 'transaction')('serve says when notifications do not arrive, and its event streams still follow a saga', async () => {
+    const created = await runCli(['token', 'create', '--name', 'sse-reader', '--role', 'read', '--json', '--operator', 'test', ...args()])
+    expect(created.code, created.stderr).toBe(0)
+    const { token } = JSON.parse(created.stdout) as { token: string }
+    const servers = await Promise.all([startServe(args()), startServe([...args(), '--listen-database-url', pgUrl!])])
+    const [through, listening] = servers
+    try {
+      await waitFor(async () => /live updates unavailable/.test(through!.log()), 30_000, 50)
+      expect(through!.log()).toMatch(/live updates unavailable \(notifications do not arrive through .*PgBouncer in transaction mode.*--listen-database-url.*\): waiting requests and event streams re-read every 1s/)
+      // Both made their notification check at the same moment; the direct one heard its own.
+      expect(listening!.log()).not.toMatch(/unavailable/)
+      const { saga } = await engine.start('orders', {})
+      // Without notifications the stream re-reads each second; it used to wait out its 15 s keepalive.
+      const stream = curl(['-N', '-H', 'Accept: text/event-stream', `${through!.url}/v1/sagas/${saga.id}/events`], { token, timeoutMs: 12_000 })
+      await new Promise((r) => setTimeout(r, 500))
+      await engine.run(saga.id, { defsDir: FIXTURE_STEPS })
+      const sse = await stream
+      expect(sse.body).toContain('event: saga.completed')
+      expect(sse.body).toMatch(/event: end\ndata: \{"status":"completed"/)
+    } finally {
+      for (const s of servers) s.child.kill('SIGTERM')
+    }
+  }, 90_000)
 
   it('bulk retry and compensate, then compensate --batch, all through the pooler', async () => {
     const ids: string[] = []

@@ -43,6 +43,33 @@ export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
   })
 }
 
+export interface ServeProcess {
+  child: ChildProcess
+  url: string
+  /** Its stderr so far. */
+  log: () => string
+}
+
+/** Starts `sagactl serve --port 0` and resolves to its address once it listens. */
+export function startServe(args: string[], opts: CliOptions = {}): Promise<ServeProcess> {
+  const child = spawnCli(['serve', '--port', '0', ...args], opts)
+  let log = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sagactl serve did not start in 30 s:\n${log}`)), 30_000)
+    child.stderr!.on('data', (d) => {
+      log += d
+      const url = /API on (http:\/\/\S+)/.exec(log)?.[1]
+      if (!url) return
+      clearTimeout(timer)
+      resolve({ child, url, log: () => log })
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`sagactl serve exited ${code}:\n${log}`))
+    })
+  })
+}
+
 /** The child must not pick up the developer's own database settings. */
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env }

@@ -156,6 +156,7 @@ export function sagaRoutes(app: Api, { db, engine, watch }: Deps): void {
         aborted = true
       })
       let saga: Saga | null = null
+      let wrote = Date.now()
       while (!aborted) {
         // The status first: a transition commits with its events, so after a terminal status the events read are the last.
         saga = await getSaga(db, id)
@@ -164,13 +165,16 @@ export function sagaRoutes(app: Api, { db, engine, watch }: Deps): void {
           for (const e of batch) {
             await stream.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(e) })
             last = e.id
+            wrote = Date.now()
           }
           if (batch.length < EVENT_BATCH) break
         }
         if (!saga || TERMINAL_STATUSES.includes(saga.status) || watch.isClosed) break
-        const before = Date.now()
         await watch.changed(id, KEEPALIVE_MS)
-        if (Date.now() - before >= KEEPALIVE_MS) await stream.write(': keepalive\n\n')
+        if (Date.now() - wrote >= KEEPALIVE_MS) {
+          await stream.write(': keepalive\n\n')
+          wrote = Date.now()
+        }
       }
       await stream.writeSSE({ event: 'end', data: JSON.stringify({ status: saga?.status ?? null, lastEventId: last }) })
     })
