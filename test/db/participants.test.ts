@@ -12,6 +12,7 @@ import { applyYaml, waitFor } from '../helpers/engine.js'
 import { maxInWindow, ParticipantServer } from '../helpers/participant-server.js'
 
 const op = { operator: 'test', noWait: true }
+const DEFAULTS = 'defaults: { timeout: 10s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }'
 
 describe.each(drivers)('participants on %s', (kind) => {
   const t = useTestDatabase(kind)
@@ -25,7 +26,7 @@ describe.each(drivers)('participants on %s', (kind) => {
       [
         `name: ${name}`,
         extra,
-        'defaults: { timeout: 10s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
+        DEFAULTS,
         'steps:',
         `  - { name: first, action: { http: { url: "${srv.url}/${name}/first" } }, compensation: { http: { url: "${srv.url}/${name}/undo" } }${step} }`,
       ].filter(Boolean).join('\n'),
@@ -205,7 +206,7 @@ describe.each(drivers)('participants on %s', (kind) => {
       t.db,
       [
         'name: comp-pass',
-        'defaults: { timeout: 10s, retry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms, jitter: false }, compensationRetry: { maxAttempts: 3, backoff: fixed, initialDelay: 50ms } }',
+        DEFAULTS,
         'steps:',
         `  - { name: reserve, participant: undo-svc, action: { http: { url: "${srv.url}/comp-pass/reserve" } }, compensation: { http: { url: "${srv.url}/comp-pass/release" } } }`,
         `  - { name: charge, participant: held-svc, action: { http: { url: "${srv.url}/comp-pass/charge" } } }`,
