@@ -77,13 +77,15 @@ SELECT su.id, (
 (SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM x JOIN su ON su.id = x.id WHERE x.due = 'now')) AS woke
 FROM su`
 
-const claimSql = (onlyOne: string) => `
+const claimSql = (onlyOne: string, cap: number) => `
 WITH c AS (
-  SELECT id, lease_owner AS previous_owner FROM {{schema}}.sagas
-  WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now() ${onlyOne}
-  ORDER BY due_at
-  LIMIT $3
-  FOR UPDATE SKIP LOCKED
+  SELECT * FROM (
+    SELECT id, lease_owner AS previous_owner FROM {{schema}}.sagas
+    WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now() ${onlyOne}
+    ORDER BY due_at
+    LIMIT ${cap}
+    FOR UPDATE SKIP LOCKED
+  ) q LIMIT $3
 )
 UPDATE {{schema}}.sagas s SET lease_owner = $1, due_at = now() + $2 * interval '1 millisecond'
 FROM c WHERE s.id = c.id
@@ -97,16 +99,18 @@ RETURNING c.previous_owner, false AS started, ${SAGA_COLUMNS.split(', ').map((c)
  * transition would be the next statement anyway, with nothing in between that could
  * change it; folding it in saves a statement and a commit per saga.
  */
-const CLAIM_STARTING_SQL = `
+const claimStartingSql = (cap: number) => `
 WITH c AS (
-  SELECT id, lease_owner AS previous_owner,
-         status = 'pending' AND lease_owner IS NULL AND (deadline_at IS NULL OR deadline_at > now())
-           AND $4::jsonb ? (definition || '@' || version) AS starts
-  FROM {{schema}}.sagas
-  WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now()
-  ORDER BY due_at
-  LIMIT $3
-  FOR UPDATE SKIP LOCKED
+  SELECT * FROM (
+    SELECT id, lease_owner AS previous_owner,
+           status = 'pending' AND lease_owner IS NULL AND (deadline_at IS NULL OR deadline_at > now())
+             AND $4::jsonb ? (definition || '@' || version) AS starts
+    FROM {{schema}}.sagas
+    WHERE status IN ('pending', 'running', 'compensating') AND due_at <= now()
+    ORDER BY due_at
+    LIMIT ${cap}
+    FOR UPDATE SKIP LOCKED
+  ) q LIMIT $3
 ), u AS (
   UPDATE {{schema}}.sagas s SET
     lease_owner = $1,
@@ -203,6 +207,18 @@ export interface ClaimedSaga {
 /** Definitions whose first step a claim may start: `name@version` to the first step's name. */
 export type StartableDefinitions = Record<string, string>
 
+/**
+ * The claims' row limit as a constant the planner can see: the next power of two at or
+ * above `limit` (the exact limit is applied on top). With `LIMIT $3` alone the generic
+ * plan assumes a tenth of the table will be fetched, so PostgreSQL re-planned the claim on
+ * every call; with a constant cap it keeps one plan per cap (a handful per connection).
+ */
+export function limitCap(limit: number): number {
+  let cap = 1
+  while (cap < limit) cap *= 2
+  return cap
+}
+
 function claimed(r: Record<string, unknown>, workerId: string): ClaimedSaga {
   return {
     saga: toSaga(r),
@@ -251,18 +267,20 @@ export class SagaStore {
    */
   async claim(workerId: string, leaseMs: number, limit: number, onlyId?: string): Promise<ClaimedSaga[]> {
     // Two statements rather than `$4 IS NULL OR id = $4`, which PostgreSQL would re-plan on every call.
+    const cap = limitCap(limit)
     const res = await this.db.query(
-      claimSql(onlyId ? 'AND id = $4' : ''),
+      claimSql(onlyId ? 'AND id = $4' : '', cap),
       onlyId ? [workerId, leaseMs, limit, onlyId] : [workerId, leaseMs, limit],
-      { name: onlyId ? 'sagactl_claim_one' : 'sagactl_claim' },
+      { name: onlyId ? `sagactl_claim_one_${cap}` : `sagactl_claim_${cap}` },
     )
     return res.rows.map((r) => claimed(r, workerId))
   }
 
-  /** A claim that also starts the pending sagas of `startable` definitions (see CLAIM_STARTING_SQL). */
+  /** A claim that also starts the pending sagas of `startable` definitions (see claimStartingSql). */
   async claimStarting(workerId: string, leaseMs: number, limit: number, startable: StartableDefinitions): Promise<ClaimedSaga[]> {
-    const res = await this.db.query(CLAIM_STARTING_SQL, [workerId, leaseMs, limit, JSON.stringify(startable), this.channel, this.notifyEvents()], {
-      name: 'sagactl_claim_start',
+    const cap = limitCap(limit)
+    const res = await this.db.query(claimStartingSql(cap), [workerId, leaseMs, limit, JSON.stringify(startable), this.channel, this.notifyEvents()], {
+      name: `sagactl_claim_start_${cap}`,
     })
     return res.rows.map((r) => claimed(r, workerId))
   }

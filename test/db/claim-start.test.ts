@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { SagaStore } from '../../src/db/saga-store.js'
+import { openDatabase } from '../../src/db/open.js'
+import { limitCap, SagaStore } from '../../src/db/saga-store.js'
 import { Engine } from '../../src/engine/engine.js'
 import { Worker } from '../../src/engine/worker.js'
-import { drivers, useTestDatabase } from '../helpers/db.js'
+import { drivers, pgUrl, useTestDatabase } from '../helpers/db.js'
 import { applyYaml, FIXTURE_STEPS, recordedCalls, scriptedDefinition, waitFor } from '../helpers/engine.js'
 
 const THREE = [{ name: 'reserve' }, { name: 'charge' }, { name: 'ship' }]
@@ -91,5 +92,53 @@ describe.each(drivers)('a claim that starts pending sagas, on %s', (kind) => {
       await worker.stop()
       spy.mockRestore()
     }
+  })
+})
+
+describe.runIf(pgUrl)('claims on the real server', () => {
+  const t = useTestDatabase('pg')
+
+  it('are planned once per cap, not on every call, whatever limit a worker asks for', async () => {
+    // One connection, so the claims and the look at its prepared statements share a session.
+    const one = await openDatabase({ url: t.url, schema: t.schema, max: 1 })
+    try {
+      const store = new SagaStore(one)
+      const engine = new Engine(one)
+      await applyYaml(one, scriptedDefinition('three', THREE))
+      for (let i = 0; i < 40; i++) await engine.start('three', {})
+      // A queue of the size a busy worker sees, so that the planner has a choice to make.
+      await one.query(
+        `INSERT INTO sagas (id, definition, version, status, input, due_at) SELECT gen_random_uuid(), 'three', 1, 'pending', '{}', now() - interval '1 hour' FROM generate_series(1, 20000)`,
+      )
+      await one.exec('ANALYZE sagas')
+      for (let i = 0; i < 20; i++) {
+        const limit = 17 + (i % 16)
+        await store.claimStarting('w-plan', 60_000, limit, {})
+        await store.claim('w-plan', 60_000, limit)
+        await store.releaseAll('w-plan')
+      }
+      const plans = await one.query<{ name: string; generic: number; custom: number }>(
+        `SELECT name, generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name LIKE 'sagactl_claim%' ORDER BY name`,
+      )
+      expect(plans.rows.length).toBe(2)
+      for (const r of plans.rows) {
+        expect(r.generic + r.custom).toBe(20)
+        // PostgreSQL plans the first five executions for their parameters, then keeps the generic plan.
+        expect(r.custom).toBeLessThanOrEqual(5)
+      }
+      // One statement per power of two: every limit from 17 to 32 shares the cap 32.
+      expect(plans.rows.map((r) => r.name)).toEqual(['sagactl_claim_32', 'sagactl_claim_start_32'])
+      expect(limitCap(1)).toBe(1)
+      expect([2, 3, 4, 5, 8, 9, 32, 33].map(limitCap)).toEqual([2, 4, 4, 8, 8, 16, 32, 64])
+    } finally {
+      await one.close()
+    }
+  })
+
+  it('never take more than the limit, though the cap is larger', async () => {
+    const claimed = await new SagaStore(t.db).claim('w-cap', 60_000, 3)
+    expect(claimed.length).toBe(3)
+    const held = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM sagas WHERE lease_owner = 'w-cap'`)
+    expect(held.rows[0]!.n).toBe(3)
   })
 })
