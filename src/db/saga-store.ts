@@ -13,7 +13,7 @@ import { channelFor, workChannelFor, type Database, type Queryable } from './typ
 
 const TRANSITION_SQL = `
 WITH x AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+  SELECT * FROM json_to_recordset($1::json) AS x(
     id uuid, expected_revision int, status text, step_index int, step_name text, due text, due_at timestamptz,
     release boolean, set_plan boolean, comp_plan int[], last_error text, set_reason boolean, reason text, finished boolean, last_event text,
     waiting_for text)
@@ -39,7 +39,7 @@ WITH x AS (
   INSERT INTO {{schema}}.steps AS t (saga_id, step_index, phase, name, status, attempts, output, last_error, error_kind, started_at, finished_at, updated_at)
   SELECT y.saga_id, y.step_index, y.phase, y.name, y.status, y.attempts, y.output, y.last_error, y.error_kind,
          CASE WHEN y.started THEN now() END, CASE WHEN y.finished THEN now() END, now()
-  FROM jsonb_to_recordset($3::jsonb) AS y(saga_id uuid, step_index int, phase text, name text, status text, attempts int,
+  FROM json_to_recordset($3::json) AS y(saga_id uuid, step_index int, phase text, name text, status text, attempts int,
        output jsonb, last_error text, error_kind text, started boolean, finished boolean)
   JOIN su ON su.id = y.saga_id
   ON CONFLICT (saga_id, step_index, phase) DO UPDATE SET
@@ -54,7 +54,7 @@ WITH x AS (
 ), ev AS (
   INSERT INTO {{schema}}.events (saga_id, type, step, phase, attempt, data)
   SELECT z.saga_id, z.type, z.step, z.phase, z.attempt, z.data
-  FROM jsonb_to_recordset($4::jsonb) AS z(ord int, saga_id uuid, type text, step text, phase text, attempt int, data jsonb)
+  FROM json_to_recordset($4::json) AS z(ord int, saga_id uuid, type text, step text, phase text, attempt int, data jsonb)
   JOIN su ON su.id = z.saga_id
   ORDER BY z.ord
 ), iv_open AS (
@@ -300,25 +300,27 @@ export class SagaStore {
     const opens = []
     const resolves = []
     let ord = 0
+    // Sent as json with null and false fields left out (both read as NULL, which every
+    // CASE and COALESCE below treats as false or absent): the server decodes half as much.
     for (const t of transitions) {
       const c = t.saga
       sagas.push({
         id: t.sagaId,
-        expected_revision: t.expectedRevision ?? null,
+        expected_revision: t.expectedRevision ?? undefined,
         status: c.status,
-        step_index: c.stepIndex,
-        step_name: c.stepName,
+        step_index: c.stepIndex ?? undefined,
+        step_name: c.stepName ?? undefined,
         due: c.due,
-        due_at: c.dueAt ?? null,
-        release: c.release,
-        set_plan: c.compPlan !== undefined,
-        comp_plan: c.compPlan ?? null,
-        last_error: c.lastError,
-        set_reason: c.reason !== undefined,
-        reason: c.reason ?? null,
-        finished: c.finished ?? false,
-        last_event: t.events.at(-1)?.type ?? null,
-        waiting_for: c.waitingFor ?? null,
+        due_at: c.dueAt ?? undefined,
+        release: c.release || undefined,
+        set_plan: c.compPlan !== undefined || undefined,
+        comp_plan: c.compPlan ?? undefined,
+        last_error: c.lastError ?? undefined,
+        set_reason: c.reason !== undefined || undefined,
+        reason: c.reason ?? undefined,
+        finished: c.finished || undefined,
+        last_event: t.events.at(-1)?.type,
+        waiting_for: c.waitingFor ?? undefined,
       })
       for (const s of t.steps) {
         steps.push({
@@ -328,15 +330,15 @@ export class SagaStore {
           name: s.name,
           status: s.status,
           attempts: s.attempts,
-          output: s.output === undefined ? null : s.output,
-          last_error: s.lastError,
-          error_kind: s.errorKind,
-          started: s.started ?? false,
-          finished: s.finished ?? false,
+          output: s.output ?? undefined,
+          last_error: s.lastError ?? undefined,
+          error_kind: s.errorKind ?? undefined,
+          started: s.started || undefined,
+          finished: s.finished || undefined,
         })
       }
       for (const e of t.events) {
-        events.push({ ord: ord++, saga_id: t.sagaId, type: e.type, step: e.step ?? null, phase: e.phase ?? null, attempt: e.attempt ?? null, data: e.data ?? null })
+        events.push({ ord: ord++, saga_id: t.sagaId, type: e.type, step: e.step, phase: e.phase, attempt: e.attempt, data: e.data ?? undefined })
       }
       if (t.intervention?.open) opens.push({ saga_id: t.sagaId, ...t.intervention.open })
       if (t.intervention?.resolve) resolves.push({ saga_id: t.sagaId, ...t.intervention.resolve })
