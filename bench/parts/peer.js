@@ -7,6 +7,8 @@ import { fmt } from './throughput.js'
 
 const PEERS = `${BENCH}peers/`
 const RATIO_TARGET = 2
+/** At concurrency 32, where batching pays, sagactl is held to more. */
+const RATIO_TARGET_C32 = 7
 
 async function ensureInstalled() {
   if (existsSync(`${PEERS}node_modules/@dbos-inc/dbos-sdk/package.json`)) return
@@ -56,12 +58,15 @@ export default {
       title: this.title,
       params: { workflows, warmup: 50, peer: '@dbos-inc/dbos-sdk 5.3.0 (bench/peers, default settings, logLevel error)' },
       configs: rows,
-      targets: rows.map((r) => ({
-        metric: `sagactl (1 worker process) / DBOS at concurrency ${r.concurrency}`,
-        value: r.ratio === null ? null : `${fmt(r.ratio, 2)}x`,
-        target: `>= ${RATIO_TARGET}x`,
-        met: r.ratio === null ? null : r.ratio >= RATIO_TARGET,
-      })),
+      targets: rows.map((r) => {
+        const wanted = r.concurrency >= 32 ? RATIO_TARGET_C32 : RATIO_TARGET
+        return {
+          metric: `sagactl (1 worker process) / DBOS at concurrency ${r.concurrency}`,
+          value: r.ratio === null ? null : `${fmt(r.ratio, 2)}x`,
+          target: `>= ${wanted}x`,
+          met: r.ratio === null ? null : r.ratio >= wanted,
+        }
+      }),
       tables: [
         {
           head: ['concurrency', 'DBOS workflows/s', 'DBOS p50 ms', 'DBOS p99 ms', 'DBOS Node CPU ms/workflow', 'sagactl sagas/s (1 worker)', 'sagactl / DBOS'],
