@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { openInterventionCount, sagaCounts, workerHeartbeats } from '../db/queries/health.js'
 import { replicaLag } from '../db/queries/replica.js'
-import { journalSince, lastEventId } from '../db/queries/stats.js'
+import { journalSince, lastEventId, summariseJournal } from '../db/queries/stats.js'
 import type { Queryable } from '../db/types.js'
 import { listParticipants } from './participants/controls.js'
 import { SAGA_STATUSES } from './types.js'
@@ -37,6 +37,9 @@ export interface SagaMetrics {
   /** The exposition text, freshly read. */
   render(): Promise<string>
 }
+
+/** How often the metrics summarise the journal's index (see summariseJournal). */
+const SUMMARISE_EVERY_MS = 60_000
 
 const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
@@ -141,8 +144,13 @@ export function createSagaMetrics(db: Queryable, opts: MetricsOptions = {}): Sag
   })
 
   let lastId: number | undefined
+  let summarisedAt = 0
 
   async function readJournal(): Promise<void> {
+    if (Date.now() - summarisedAt >= SUMMARISE_EVERY_MS) {
+      summarisedAt = Date.now()
+      await summariseJournal(opts.primary ?? db)
+    }
     if (lastId === undefined) {
       lastId = await lastEventId(db)
       return

@@ -143,8 +143,8 @@ export interface JournalEntry {
 }
 
 /**
- * Events after `afterId`, oldest first, bounded: the `events_id` index makes this a
- * range scan however large the journal is. Rows come back with `fresh` set rather than
+ * Events after `afterId`, oldest first, bounded: the BRIN index on id (ids follow the
+ * table's physical order) keeps this to the journal's tail however large it is. Rows come back with `fresh` set rather than
  * filtered out, so the caller can stop at the first one and never skip an id that an
  * in-flight transaction has taken but not committed yet.
  */
@@ -168,8 +168,25 @@ export async function journalSince(q: Queryable, afterId: number, opts: { limit:
   return res.rows.map((r) => ({ ...r, id: Number(r.id) }))
 }
 
+/**
+ * Summarises the journal's BRIN index up to its end. On a server autovacuum does this
+ * (`autosummarize`); the embedded database has no autovacuum, and a range never
+ * summarised is read by every tail query. Best effort: a standby or a role that does not
+ * own the index leaves it to the primary's autovacuum.
+ */
+export async function summariseJournal(q: Queryable): Promise<void> {
+  await q.query(`SELECT brin_summarize_new_values('{{schema}}.events_id_brin'::regclass) WHERE NOT pg_is_in_recovery()`).catch(() => {})
+}
+
 /** Where the journal ends now: the metrics count what happens after they start. */
 export async function lastEventId(q: Queryable): Promise<number> {
-  const res = await q.query<{ id: number | null }>(`SELECT max(id) AS id FROM {{schema}}.events`)
+  // max(id) alone would read the whole journal (a BRIN index cannot answer it); the
+  // sequence says where the tail is. Ids taken by writes that rolled back leave gaps, so
+  // the whole journal is read only when the last thousand ids were all rolled back.
+  const res = await q.query<{ id: number | null }>(
+    `SELECT COALESCE(
+       (SELECT max(id) FROM {{schema}}.events WHERE id > (SELECT last_value FROM {{schema}}.events_id_seq) - 1000),
+       (SELECT max(id) FROM {{schema}}.events)) AS id`,
+  )
   return Number(res.rows[0]?.id ?? 0)
 }
