@@ -33,7 +33,7 @@ if (version) {
   // the modules a command loads); npm already holds sagactl to its own `engines`.
   const userSetting = process.env.OCLIF_DISABLE_ENGINE_WARNING
   process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
-  const { handle, run } = await import('@oclif/core')
+  const { handle, run } = await import('../dist/bundle/oclif.js')
   if (userSetting === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
   else process.env.OCLIF_DISABLE_ENGINE_WARNING = userSetting
 

@@ -44,7 +44,7 @@ export async function loadConfig(cwd = process.cwd(), env = process.env): Promis
     if (env.SAGACTL_CONFIG) throw new UsageError(`config file not found: ${file}`)
     return {}
   }
-  const { parse } = await import('yaml')
+  const { parse } = await import('./config-yaml.js')
   let raw: unknown
   try {
     raw = parse(readFileSync(file, 'utf8')) ?? {}
