@@ -203,7 +203,7 @@ class Pass {
     const owner = passOwnerId()
     const concurrency = Math.max(1, this.opts.concurrency ?? 8)
     const leaseMs = this.opts.leaseMs ?? 30_000
-    const writer = new TransitionWriter(this.store, owner)
+    const writer = new TransitionWriter(this.store, owner, { concurrency })
     const gate = new ParticipantGate(this.db, { owner })
     const ctx: RunnerContext = {
       gate,

@@ -75,9 +75,9 @@ export class Worker {
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
     this.store = new SagaStore(db)
     this.defs = new DefinitionCache(db)
-    this.writer = new TransitionWriter(this.store, this.id)
-    this.gate = new ParticipantGate(db, { owner: this.id })
     this.concurrency = Math.max(1, opts.concurrency ?? 8)
+    this.writer = new TransitionWriter(this.store, this.id, { concurrency: this.concurrency })
+    this.gate = new ParticipantGate(db, { owner: this.id })
     this.leaseMs = opts.leaseMs ?? 30_000
     this.pollMs = opts.pollMs ?? 1_000
     this.minBatch = Math.max(1, Math.floor(this.concurrency / 4))
