@@ -70,6 +70,9 @@ await build({
   // CommonJS inside an ES module bundle still calls require() for Node's own modules.
   banner: { js: "import { createRequire as __sagactlCreateRequire } from 'node:module'; const require = __sagactlCreateRequire(import.meta.url);" },
   legalComments: 'none',
+  // Maps back to dist/ and node_modules/: for `node --enable-source-maps` stack traces and
+  // for the benchmarks' CPU profiles (bench/lib/cpuprofile.js), which say where time goes by file.
+  sourcemap: 'linked',
   logLevel: 'warning',
 })
 

@@ -1,6 +1,26 @@
 // Reads a V8 .cpuprofile (node --cpu-prof) into where the time went: by area (engine,
 // pg driver, JSON, Node internals, GC, idle) and the hottest functions by self time.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { SourceMap } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+/**
+ * The CLI runs from a bundle (scripts/bundle.js): a frame in dist/bundle/ is mapped back
+ * through the bundle's source map to the file it came from (dist/engine/…, node_modules/pg/…).
+ */
+const maps = new Map()
+function original(frame) {
+  const url = frame.url ?? ''
+  if (!/\/dist\/bundle\/[^/]+\.js$/.test(url)) return frame
+  if (!maps.has(url)) {
+    const file = url.startsWith('file:') ? fileURLToPath(url) : url
+    maps.set(url, existsSync(`${file}.map`) ? { map: new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8'))), base: pathToFileURL(file) } : null)
+  }
+  const m = maps.get(url)
+  const entry = m?.map.findEntry(frame.lineNumber, frame.columnNumber)
+  if (!entry?.originalSource) return frame
+  return { ...frame, url: new URL(entry.originalSource, m.base).href, lineNumber: entry.originalLine }
+}
 
 function area(frame) {
   const url = frame.url ?? ''
@@ -11,9 +31,10 @@ function area(frame) {
   if (/node_modules\/(pg|pg-protocol|pg-pool|pg-types|pgpass|postgres-)/.test(url)) return 'pg driver'
   if (/node_modules\/@oclif|node_modules\/(ansis|chalk|yaml|zod|lilconfig|ejs|cli-table3|wrap-ansi)/.test(url)) return 'cli libraries'
   if (/node_modules\//.test(url)) return 'other libraries'
-  if (/\/dist\/engine\//.test(url)) return 'engine'
-  if (/\/dist\/db\//.test(url)) return 'db layer'
-  if (/\/dist\//.test(url)) return 'sagactl other'
+  // dist/ (tsc's output) or src/, where the bundle's source map leads through tsc's own.
+  if (/\/(dist|src)\/engine\//.test(url)) return 'engine'
+  if (/\/(dist|src)\/db\//.test(url)) return 'db layer'
+  if (/\/(dist|src)\//.test(url)) return 'sagactl other'
   if (/\/bench\//.test(url)) return 'steps'
   if (url.startsWith('node:') || url === '') {
     if (/^(stringify|parse)$/.test(fn)) return 'JSON'
@@ -36,7 +57,7 @@ export function summariseProfile(file, top = 12) {
   let total = 0
   let idle = 0
   for (const [id, us] of self) {
-    const f = byId.get(id).callFrame
+    const f = original(byId.get(id).callFrame)
     const a = area(f)
     total += us
     if (a === 'idle') {
@@ -44,7 +65,7 @@ export function summariseProfile(file, top = 12) {
       continue
     }
     areas.set(a, (areas.get(a) ?? 0) + us)
-    const key = `${f.functionName || '(anonymous)'} ${(f.url || '').replace(/^.*\/(node_modules|dist)\//, '$1/')}:${f.lineNumber + 1}`
+    const key = `${f.functionName || '(anonymous)'} ${(f.url || '').replace(/^.*\/(node_modules|dist|src)\//, '$1/')}:${f.lineNumber + 1}`
     fns.set(key, (fns.get(key) ?? 0) + us)
   }
   const busy = total - idle
