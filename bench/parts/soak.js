@@ -40,7 +40,13 @@ function startGenerator(cluster, url, rate, seconds) {
   return { gen, output: () => out }
 }
 
-/** Sagas finished per second by 1 worker x c32 while starts arrive at `rate`, over the last three quarters of `seconds`. */
+/**
+ * The rate 1 worker x c32 keeps up with while its starts run beside it: sagas are started
+ * at `rate` (its peak alone) for `seconds`, and over the last three quarters of that the
+ * sagas started and finished per second are counted. Each start takes from the worker what
+ * its share of CPU costs: alone - finished = started x (start cost / saga cost), so the
+ * rate at which starts and finishes balance is alone / (1 + start cost / saga cost).
+ */
 async function peakWithStarts(cluster, rate, seconds) {
   const url = await cluster.freshDatabase('sagactl_soak_peak_starts')
   await freshSchema(url, SCHEMA, [THREE.text])
@@ -49,12 +55,19 @@ async function peakWithStarts(cluster, rate, seconds) {
     return await withClient(url, SCHEMA, async (c) => {
       await waitUntil(async () => (await c.query('SELECT count(*)::int AS n FROM workers')).rows[0].n > 0, { what: 'worker registered' })
       const { gen } = startGenerator(cluster, url, rate, seconds)
-      const done = async () => (await c.query(`SELECT count(*)::int AS n FROM sagas WHERE status = 'completed'`)).rows[0].n
+      const counts = async () => {
+        const r = (await c.query(`SELECT count(*)::int AS started, count(*) FILTER (WHERE status = 'completed')::int AS done FROM sagas`)).rows[0]
+        return { ...r, at: Date.now() }
+      }
       await sleep((seconds * 1000) / 4)
-      const [n0, t0] = [await done(), Date.now()]
+      const a = await counts()
       await exited(gen)
-      const [n1, t1] = [await done(), Date.now()]
-      return ((n1 - n0) * 1000) / (t1 - t0)
+      const b = await counts()
+      const perSec = (n) => (n * 1000) / (b.at - a.at)
+      const started = perSec(b.started - a.started)
+      const finished = perSec(b.done - a.done)
+      const startCost = Math.max(0, rate - finished) / Math.max(1, started)
+      return { started, finished, balanced: rate / (1 + startCost) }
     })
   } finally {
     worker.kill('SIGTERM')
@@ -102,7 +115,9 @@ export default {
     // The starts share the two cores with the worker: the peak that counts is what the
     // worker finishes while sagas are being started at the rate it reaches alone.
     log(`soak: peak with starts arriving at ${Math.round(alone.steadySagasPerSec)}/s`)
-    const peak = await peakWithStarts(ctx.cluster, Math.round(alone.steadySagasPerSec), ctx.quick ? 20 : 40)
+    const probe = await peakWithStarts(ctx.cluster, Math.round(alone.steadySagasPerSec), ctx.quick ? 20 : 40)
+    const peak = probe.balanced
+    log(`  started ${Math.round(probe.started)}/s, finished ${Math.round(probe.finished)}/s: they balance at ${Math.round(peak)}/s`)
     const rate = Math.max(1, Math.round(peak * LOAD))
     // Fewer than the rate allows are started when the generator lags: 10 % to spare.
     const history = Math.max(0, END_ROWS - Math.floor(0.9 * rate * minutes * 60))
@@ -172,7 +187,7 @@ export default {
     const last = rows.at(-1)
     return {
       title: this.title,
-      params: { minutes, rate, load: LOAD, peakAloneSagasPerSec: round(alone.steadySagasPerSec, 0), peakWithStartsSagasPerSec: round(peak, 0), history, endRows: per.total, generator: `pgbench -c 8 -j 2 -R ${rate} -M prepared, SELECT start_saga('bench-three')` },
+      params: { minutes, rate, load: LOAD, peakAloneSagasPerSec: round(alone.steadySagasPerSec, 0), peakWithStartsSagasPerSec: round(peak, 0), probe: { started: round(probe.started, 0), finished: round(probe.finished, 0) }, history, endRows: per.total, generator: `pgbench -c 8 -j 2 -R ${rate} -M prepared, SELECT start_saga('bench-three')` },
       minutes: rows,
       targets: [
         { metric: `sagas finished per second, worst minute against the first`, value: `${round(worstDrift * 100, 1)} %`, target: `<= ${THROUGHPUT_BAND * 100} %`, met: worstDrift <= THROUGHPUT_BAND },
@@ -196,7 +211,7 @@ export default {
         },
       ],
       notes: [
-        `Rate: ${LOAD * 100} % of the peak of 1 worker x c32 with its starts, measured first in the same run: sagas it finished per second (${fmt(peak, 0)}) while start_saga was called at the rate it reaches on pre-inserted sagas alone (${fmt(alone.steadySagasPerSec, 0)}/s). The starts share the machine's two cores with the worker, so the peak without them is not a rate this machine can keep up.`,
+        `Rate: ${LOAD * 100} % of the peak of 1 worker x c32 with its starts (${fmt(peak, 0)} sagas/s), measured first in the same run. The starts (start_saga from pgbench) share the machine's two cores with the worker, so its peak on pre-inserted sagas (${fmt(alone.steadySagasPerSec, 0)}/s) is not a rate it can keep up with while sagas are also being started: start_saga called at that rate for ${ctx.quick ? 20 : 40} s left the worker ${fmt(probe.finished, 0)} finished/s against ${fmt(probe.started, 0)} started/s, and the rate at which starts and finishes balance follows from that (alone / (1 + start cost / saga cost), the cost ratio being (alone - finished) / started).`,
         `Table: ${history.toLocaleString('en')} finished sagas inserted before the soak (sagas rows only), ${per.total.toLocaleString('en')} at the end.`,
         'Claim latency: from the saga row being created to its first step starting, per minute of creation. Dead tuples and index sizes: pg_stat_user_tables and pg_indexes_size at the end of each minute; "index B/row" is index bytes over live rows (a bloating index grows it).',
       ],
