@@ -192,7 +192,8 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
   })
 
   it.runIf(hasTmux)('the console follows a saga started through the pooler', async () => {
-    const session = `sagactl-pgb-${mode}-${process.pid}`
+    const base = `sagactl-pgb-${mode}-${process.pid}`
+    let session = `${base}-poll`
     const tmux = (...a: string[]) => execFileSync('tmux', a, { encoding: 'utf8' })
     const screen = () => tmux('capture-pane', '-p', '-t', session)
     const openConsole = (extra: string[]) =>
@@ -204,9 +205,12 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
         await waitFor(async () => /live updates unavailable \(notifications do not arrive/.test(screen()), 45_000, 100).catch(() => {
           throw new Error(`the console never said notifications do not arrive:\n${screen()}`)
         })
-        spawnSync('tmux', ['kill-session', '-t', session])
       }
+      // A session of its own, opened before the first one closes: killing a tmux server's
+      // last session and opening one at once races with the server's exit.
+      session = `${base}-live`
       openConsole(listenArgs())
+      spawnSync('tmux', ['kill-session', '-t', `${base}-poll`])
       await waitFor(async () => screen().includes('Live'), 45_000, 100)
       const started = await runCli(['saga', 'start', 'orders', '--input', '{"script":{"charge":{"action":["business"]}}}', ...args()])
       expect(started.code, started.stderr).toBe(0)
@@ -216,7 +220,7 @@ describe.runIf(pgUrl && installed).each(['session', 'transaction'] as const)('th
       })
       expect(screen()).not.toMatch(/live updates unavailable/)
     } finally {
-      spawnSync('tmux', ['kill-session', '-t', session])
+      for (const s of [`${base}-poll`, `${base}-live`]) spawnSync('tmux', ['kill-session', '-t', s])
     }
   }, 120_000)
 })
