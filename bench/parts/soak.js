@@ -40,6 +40,20 @@ function startGenerator(cluster, url, rate, seconds) {
   return { gen, output: () => out }
 }
 
+/** One `sagactl worker` x c32 on `url`; resolves once it has registered. `stderr()` is the end of what it printed. */
+async function startWorker(url) {
+  const worker = spawnCli(['worker', '--concurrency', '32', '--defs', `${BENCH}steps`, '--database-url', url, '--schema', SCHEMA, '--lease', '30s'])
+  let err = ''
+  worker.stderr.on('data', (d) => (err = (err + d).slice(-4000)))
+  try {
+    await withClient(url, SCHEMA, (c) => waitUntil(async () => (await c.query('SELECT count(*)::int AS n FROM workers')).rows[0].n > 0, { what: 'worker registered' }))
+  } catch (e) {
+    worker.kill('SIGTERM')
+    throw e
+  }
+  return { worker, stderr: () => err }
+}
+
 /**
  * The rate 1 worker x c32 keeps up with while its starts run beside it: sagas are started
  * at `rate` (its peak alone) for `seconds`, and over the last three quarters of that the
@@ -50,11 +64,10 @@ function startGenerator(cluster, url, rate, seconds) {
 async function peakWithStarts(cluster, rate, seconds) {
   const url = await cluster.freshDatabase('sagactl_soak_peak_starts')
   await freshSchema(url, SCHEMA, [THREE.text])
-  const worker = spawnCli(['worker', '--concurrency', '32', '--defs', `${BENCH}steps`, '--database-url', url, '--schema', SCHEMA, '--lease', '30s'])
+  const { worker } = await startWorker(url)
   try {
     return await withClient(url, SCHEMA, async (c) => {
-      await waitUntil(async () => (await c.query('SELECT count(*)::int AS n FROM workers')).rows[0].n > 0, { what: 'worker registered' })
-      const { gen } = startGenerator(cluster, url, rate, seconds)
+      const { gen, output } = startGenerator(cluster, url, rate, seconds)
       const counts = async () => {
         const r = (await c.query(`SELECT count(*)::int AS started, count(*) FILTER (WHERE status = 'completed')::int AS done FROM sagas`)).rows[0]
         return { ...r, at: Date.now() }
@@ -62,6 +75,7 @@ async function peakWithStarts(cluster, rate, seconds) {
       await sleep((seconds * 1000) / 4)
       const a = await counts()
       await exited(gen)
+      if (gen.exitCode !== 0) throw new Error(`pgbench failed: ${output().slice(-500)}`)
       const b = await counts()
       const perSec = (n) => (n * 1000) / (b.at - a.at)
       const started = perSec(b.started - a.started)
@@ -112,8 +126,8 @@ export default {
     const minutes = ctx.quick ? 2 : 10
     log(`soak: peak of 1 worker x c32 first, on pre-inserted sagas`)
     const alone = await engineRun({ cluster: ctx.cluster, dbName: 'sagactl_soak_peak', sagas: ctx.quick ? 6_000 : 15_000, workers: 1, concurrency: 32 })
-    // The starts share the two cores with the worker: the peak that counts is what the
-    // worker finishes while sagas are being started at the rate it reaches alone.
+    // The starts share the two cores with the worker: the peak that counts is the rate at
+    // which starts and finishes balance (see peakWithStarts).
     log(`soak: peak with starts arriving at ${Math.round(alone.steadySagasPerSec)}/s`)
     const probe = await peakWithStarts(ctx.cluster, Math.round(alone.steadySagasPerSec), ctx.quick ? 20 : 40)
     const peak = probe.balanced
@@ -127,13 +141,10 @@ export default {
     log(`soak: ${history.toLocaleString('en')} finished sagas of history, then ${rate}/s for ${minutes} min`)
     await insertHistory(url, history)
 
-    const worker = spawnCli(['worker', '--concurrency', '32', '--defs', `${BENCH}steps`, '--database-url', url, '--schema', SCHEMA, '--lease', '30s'])
-    let werr = ''
-    worker.stderr.on('data', (d) => (werr = (werr + d).slice(-4000)))
+    const { worker, stderr: werr } = await startWorker(url)
     const samples = []
     let start
     try {
-      await withClient(url, SCHEMA, (c) => waitUntil(async () => (await c.query('SELECT count(*)::int AS n FROM workers')).rows[0].n > 0, { what: 'worker registered' }))
       start = await withClient(url, null, async (c) => (await c.query('SELECT now() AS t')).rows[0].t)
       const { gen, output } = startGenerator(ctx.cluster, url, rate, minutes * 60)
       const generated = exited(gen)
@@ -141,7 +152,7 @@ export default {
         for (let m = 1; m <= minutes; m++) {
           const due = new Date(start).getTime() + m * 60_000
           while (Date.now() < due) {
-            if (worker.exitCode !== null) throw new Error(`worker exited (${worker.exitCode}): ${werr}`)
+            if (worker.exitCode !== null) throw new Error(`worker exited (${worker.exitCode}): ${werr()}`)
             await sleep(Math.min(1000, due - Date.now()))
           }
           await c.query('SELECT pg_stat_clear_snapshot()')

@@ -144,9 +144,9 @@ export interface JournalEntry {
 
 /**
  * Events after `afterId`, oldest first, bounded: the BRIN index on id (ids follow the
- * table's physical order) keeps this to the journal's tail however large it is. Rows come back with `fresh` set rather than
- * filtered out, so the caller can stop at the first one and never skip an id that an
- * in-flight transaction has taken but not committed yet.
+ * table's physical order) keeps this to the journal's tail however large it is. Rows come
+ * back with `fresh` set rather than filtered out, so the caller can stop at the first one
+ * and never skip an id that an in-flight transaction has taken but not committed yet.
  */
 export async function journalSince(q: Queryable, afterId: number, opts: { limit: number; settleMs: number }): Promise<JournalEntry[]> {
   const res = await q.query<JournalEntry>(
